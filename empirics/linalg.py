@@ -1,0 +1,258 @@
+"""Numerical core: fixed-effect within transforms, least squares by QR, covariance matrices.
+
+Everything here works on plain numpy arrays (no DataFrames), so the Monte Carlo fast paths and
+the user-facing estimators share one implementation.
+
+Least squares is solved by a QR decomposition of the within-transformed regressors; the
+covariance "bread" (X'X)^-1 is formed as R^-1 R^-T from the triangular factor, never by inverting
+X'X. Rank deficiency is detected from the diagonal of R (with column pivoting) and reported by
+column name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg as sla
+
+from .errors import InputError
+
+
+def factorize(values) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 for the distinct values of ``values`` (in order of first sorting)."""
+    uniq, codes = np.unique(np.asarray(values), return_inverse=True)
+    return codes.astype(np.int64).ravel(), int(uniq.shape[0])
+
+
+def drop_singletons(fe_codes: Sequence[np.ndarray]) -> np.ndarray:
+    """Boolean mask of rows kept after iteratively dropping fixed-effect singletons (groups with
+    one observation, which a fixed effect fits exactly; reghdfe and fixest drop them)."""
+    n = fe_codes[0].shape[0] if fe_codes else 0
+    keep = np.ones(n, dtype=bool)
+    if not fe_codes:
+        return keep
+    changed = True
+    while changed:
+        changed = False
+        for codes in fe_codes:
+            counts = np.bincount(codes[keep], minlength=codes.max() + 1)
+            single = keep & (counts[codes] == 1)
+            if single.any():
+                keep &= ~single
+                changed = True
+    return keep
+
+
+def _group_mean(M: np.ndarray, codes: np.ndarray, w: np.ndarray | None, G: int) -> np.ndarray:
+    if w is None:
+        cnt = np.bincount(codes, minlength=G).astype(float)
+        sums = np.stack([np.bincount(codes, weights=M[:, j], minlength=G) for j in range(M.shape[1])], axis=1)
+    else:
+        cnt = np.bincount(codes, weights=w, minlength=G)
+        sums = np.stack(
+            [np.bincount(codes, weights=w * M[:, j], minlength=G) for j in range(M.shape[1])], axis=1
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / cnt[:, None]
+    means[cnt == 0] = 0.0
+    return means
+
+
+def is_balanced_two_way(codes_a: np.ndarray, codes_b: np.ndarray) -> bool:
+    """True when every (a, b) cell occurs exactly once: the exact two-way within transform applies."""
+    Ga, Gb = codes_a.max() + 1, codes_b.max() + 1
+    if codes_a.shape[0] != Ga * Gb:
+        return False
+    cell = codes_a * Gb + codes_b
+    return np.unique(cell).shape[0] == cell.shape[0]
+
+
+@dataclass(frozen=True)
+class DemeanInfo:
+    method: str  # "none", "one-way", "two-way-exact", "alternating-projections"
+    iterations: int
+    converged: bool
+
+
+def demean(
+    M: np.ndarray,
+    fe_codes: Sequence[np.ndarray],
+    weights: np.ndarray | None = None,
+    *,
+    tol: float = 1e-12,
+    maxiter: int = 100_000,
+) -> tuple[np.ndarray, DemeanInfo]:
+    """Project the columns of ``M`` off the fixed effects given by ``fe_codes``.
+
+    One fixed effect: subtract (weighted) group means, exact. Two fixed effects forming a
+    balanced grid without weights: x - mean_a - mean_b + mean, exact. Otherwise: alternating
+    projections (the method of reghdfe/fixest) until the largest change is below ``tol`` times the
+    scale of the data.
+    """
+    M = np.asarray(M, dtype=float)
+    squeeze = M.ndim == 1
+    if squeeze:
+        M = M[:, None]
+    if not fe_codes:
+        return (M[:, 0] if squeeze else M.copy()), DemeanInfo("none", 0, True)
+    Gs = [int(c.max()) + 1 for c in fe_codes]
+    if len(fe_codes) == 1:
+        out = M - _group_mean(M, fe_codes[0], weights, Gs[0])[fe_codes[0]]
+        return (out[:, 0] if squeeze else out), DemeanInfo("one-way", 1, True)
+    if len(fe_codes) == 2 and weights is None and is_balanced_two_way(*fe_codes):
+        a, b = fe_codes
+        out = (
+            M
+            - _group_mean(M, a, None, Gs[0])[a]
+            - _group_mean(M, b, None, Gs[1])[b]
+            + M.mean(axis=0)
+        )
+        return (out[:, 0] if squeeze else out), DemeanInfo("two-way-exact", 1, True)
+    out = M.copy()
+    scale = max(float(np.abs(M).max(initial=0.0)), 1.0)
+    it = 0
+    converged = False
+    while it < maxiter:
+        it += 1
+        prev = out.copy()
+        for codes, G in zip(fe_codes, Gs):
+            out -= _group_mean(out, codes, weights, G)[codes]
+        if np.abs(out - prev).max(initial=0.0) < tol * scale:
+            converged = True
+            break
+    return (out[:, 0] if squeeze else out), DemeanInfo("alternating-projections", it, converged)
+
+
+@dataclass(frozen=True)
+class LstsqFit:
+    beta: np.ndarray
+    resid: np.ndarray
+    bread: np.ndarray  # (X'WX)^-1 from the QR factor
+    rank: int
+
+
+def qr_lstsq(
+    X: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str] | None = None,
+    weights: np.ndarray | None = None,
+    *,
+    rtol: float = 1e-10,
+) -> LstsqFit:
+    """Least squares of ``y`` on ``X`` by pivoted QR, with a rank check naming the culprit.
+
+    Raises :class:`InputError` if a column is (numerically) a linear combination of the others,
+    or is zero after the fixed effects are absorbed.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, k = X.shape
+    names = list(names) if names is not None else [f"x{j}" for j in range(k)]
+    if k == 0:
+        return LstsqFit(np.zeros(0), y.copy(), np.zeros((0, 0)), 0)
+    if n < k:
+        raise InputError(f"{n} observations for {k} regressors: not identified")
+    if weights is not None:
+        sw = np.sqrt(np.asarray(weights, dtype=float))
+        Xw, yw = X * sw[:, None], y * sw
+    else:
+        Xw, yw = X, y
+    colnorm = np.linalg.norm(Xw, axis=0)
+    zero = [names[j] for j in range(k) if colnorm[j] == 0.0 or colnorm[j] < 1e-12 * max(colnorm.max(), 1.0)]
+    if zero:
+        raise InputError(
+            "regressor(s) " + ", ".join(repr(z) for z in zero)
+            + " have no variation left after absorbing the fixed effects (collinear with them)"
+        )
+    Q, R, piv = sla.qr(Xw / colnorm, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    rank = int(np.sum(d > rtol * d[0]))
+    if rank < k:
+        bad = [names[piv[j]] for j in range(rank, k)]
+        raise InputError(
+            "regressor(s) " + ", ".join(repr(b) for b in bad)
+            + " are collinear with the other regressors (and fixed effects); drop them"
+        )
+    # undo the column scaling and pivoting
+    Rinv = sla.solve_triangular(R, np.eye(k), check_finite=False)
+    coef_p = Rinv @ (Q.T @ yw)
+    beta = np.empty(k)
+    beta[piv] = coef_p / colnorm[piv]
+    bread_p = Rinv @ Rinv.T
+    bread = np.empty((k, k))
+    bread[np.ix_(piv, piv)] = bread_p
+    bread /= np.outer(colnorm, colnorm)
+    resid = y - X @ beta
+    return LstsqFit(beta, resid, bread, rank)
+
+
+def cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Sum over clusters of (sum of scores in cluster)(...)'. ``scores`` is n x k (X_i * u_i)."""
+    G = int(codes.max()) + 1
+    S = np.zeros((G, scores.shape[1]))
+    np.add.at(S, codes, scores)
+    return S.T @ S, G
+
+
+def sandwich(
+    X: np.ndarray,
+    resid: np.ndarray,
+    bread: np.ndarray,
+    *,
+    kind: str = "cluster",
+    clusters: Sequence[np.ndarray] = (),
+    weights: np.ndarray | None = None,
+    n: int | None = None,
+    k: int | None = None,
+) -> tuple[np.ndarray, int | None]:
+    """Covariance of least-squares coefficients, with the CR1/HC1 small-sample factors.
+
+    ``k`` is the number of parameters counted in the n-K correction (regressors plus fixed effects
+    not nested in the cluster, the reghdfe/fixest convention); ``n`` the number of observations.
+    Returns the covariance and the degrees of freedom for t-tests (G - 1 for clustered, with G the
+    smallest number of clusters; n - k otherwise).
+
+    Kinds: ``unadjusted`` (s^2 (X'X)^-1, s^2 = RSS/(n-k)); ``hc1``; ``cluster`` (one-way or, with
+    two code arrays, two-way Cameron-Gelbach-Miller, each term with its own G/(G-1)).
+    """
+    X = np.asarray(X, dtype=float)
+    nn = X.shape[0] if n is None else n
+    kk = X.shape[1] if k is None else k
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    scores = X * (w * resid)[:, None]
+    if kind == "unadjusted":
+        s2 = float(np.sum(w * resid**2)) / (nn - kk)
+        return s2 * bread, nn - kk
+    if kind == "hc1":
+        meat = scores.T @ scores
+        return (nn / (nn - kk)) * bread @ meat @ bread, nn - kk
+    if kind == "cluster":
+        if not clusters:
+            raise InputError("clustered covariance requested but no cluster variable given")
+        adj = (nn - 1) / (nn - kk)
+        if len(clusters) == 1:
+            meat, G = cluster_meat(scores, clusters[0])
+            if G < 2:
+                raise InputError(f"clustered covariance needs at least two clusters, got {G}")
+            return adj * G / (G - 1) * bread @ meat @ bread, G - 1
+        if len(clusters) == 2:
+            a, b = clusters
+            ab, _ = factorize(a.astype(np.int64) * (int(b.max()) + 1) + b)
+            total = np.zeros_like(bread)
+            Gs = []
+            for codes, sign in ((a, 1.0), (b, 1.0), (ab, -1.0)):
+                meat, G = cluster_meat(scores, codes)
+                if G < 2:
+                    raise InputError(f"clustered covariance needs at least two clusters, got {G}")
+                Gs.append(G)
+                total += sign * G / (G - 1) * meat
+            V = adj * bread @ total @ bread
+            # Cameron-Gelbach-Miller: fix a non-positive-definite result by eigenvalue clipping
+            wv, U = np.linalg.eigh((V + V.T) / 2)
+            if wv.min() < 0:
+                V = (U * np.clip(wv, 0, None)) @ U.T
+            return V, min(Gs[:2]) - 1
+        raise InputError("at most two-way clustering is supported")
+    raise InputError(f"unknown covariance kind {kind!r}; use unadjusted, hc1 or cluster")

@@ -1,0 +1,5 @@
+import sys
+
+from robocarbon.reports.cli import main
+
+sys.exit(main())
