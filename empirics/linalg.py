@@ -256,3 +256,61 @@ def sandwich(
             return V, min(Gs[:2]) - 1
         raise InputError("at most two-way clustering is supported")
     raise InputError(f"unknown covariance kind {kind!r}; use unadjusted, hc1 or cluster")
+
+
+def cluster_vcov(
+    scores: np.ndarray,
+    bread: np.ndarray,
+    clusters: Sequence[np.ndarray],
+    *,
+    g_adjust: str = "each",
+) -> tuple[np.ndarray, list[int], bool]:
+    """Cluster-robust covariance ``bread @ meat @ bread`` without the (n-1)/(n-K) factor.
+
+    One- or two-way (Cameron, Gelbach and Miller 2011: meat_a + meat_b - meat_ab). ``g_adjust``:
+    ``"each"`` multiplies each meat by its own G/(G-1) (CGM; linearmodels' ``group_debias``),
+    ``"min"`` multiplies the whole by Gmin/(Gmin-1) (R fixest's default ``cluster.df="min"``),
+    ``"none"`` applies no G factor (CR0). A two-way result that is not positive semi-definite is
+    repaired by clipping negative eigenvalues at zero (CGM's suggestion); the third return value
+    says whether that happened. Returns the covariance, the cluster counts and that flag.
+    """
+    if not clusters:
+        raise InputError("clustered covariance requested but no cluster variable given")
+    if len(clusters) > 2:
+        raise InputError("at most two-way clustering is supported")
+    if len(clusters) == 1:
+        parts = [(clusters[0], 1.0)]
+    else:
+        a, b = clusters
+        ab, _ = factorize(a.astype(np.int64) * (int(b.max()) + 1) + b)
+        parts = [(a, 1.0), (b, 1.0), (ab, -1.0)]
+    total = np.zeros((scores.shape[1], scores.shape[1]))
+    Gs = []
+    for codes, sign in parts:
+        meat, G = cluster_meat(scores, codes)
+        Gs.append(G)
+        f = G / (G - 1) if (g_adjust == "each" and G > 1) else 1.0
+        total += sign * f * meat
+    main = Gs[: len(clusters)]
+    if min(main) < 2:
+        raise InputError(f"clustered covariance needs at least two clusters, got {min(main)}")
+    if g_adjust == "min":
+        g = min(main)
+        total *= g / (g - 1)
+    V = bread @ total @ bread
+    V = (V + V.T) / 2
+    fixed = False
+    if len(clusters) == 2:
+        wv, U = np.linalg.eigh(V)
+        if wv.min() < 0:
+            V = (U * np.clip(wv, 0, None)) @ U.T
+            fixed = True
+    return V, main, fixed
+
+
+def is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """True if every level of ``inner`` lies within a single level of ``outer``."""
+    inner = np.asarray(inner, dtype=np.int64)
+    outer = np.asarray(outer, dtype=np.int64)
+    pairs = np.unique(inner * (int(outer.max()) + 1) + outer)
+    return pairs.shape[0] == np.unique(inner).shape[0]
