@@ -1,0 +1,374 @@
+"""Named answer strategies for the Monte Carlo: each maps a simulated ``Draw`` to Results.
+
+An :class:`Estimator` bundles a callable ``Draw -> list[Result]`` with the estimands it targets
+(a mapping from a result term to the key of ``Draw.truth`` holding the true value). The engine
+(:mod:`robocarbon.simulate.engine`) matches each estimate to its estimand through that mapping.
+
+Registered strategies (see :func:`list_estimators`):
+
+``twfe``
+    The paper's equation (18): ln indco on robot and the seven controls with city and year fixed
+    effects, standard errors clustered by city. Fast path: :func:`fastpath.twfe_cluster`.
+``iv``
+    Two-stage least squares of the same equation, robot instrumented by the leave-one-out mean
+    robot penetration of the other cities of the same province and year. Fast path:
+    :func:`fastpath.iv2sls_cluster`.
+``did``
+    Two-way fixed-effects difference in differences: the pilot-zone dummy
+    D_it = 1(year >= adopt_year_i) with the controls, city and year effects, city clusters.
+``threshold``
+    Hansen's single-threshold fixed-effect model (equation (24)) of robot by regime of a
+    threshold variable, through ``robocarbon.empirics.threshold`` (engineer D).
+
+Custom strategies: any picklable callable ``Draw -> Result | list[Result]`` (a top-level
+function, not a lambda, when running on a process pool or a Dask cluster) wrapped in
+:class:`Estimator`, or passed to ``diagnose`` as ``{"name": callable}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from robocarbon.empirics.errors import InputError
+from robocarbon.empirics.result import Result
+
+from . import fastpath
+
+__all__ = [
+    "Estimator",
+    "CONTROLS",
+    "register",
+    "get_estimator",
+    "list_estimators",
+    "resolve_estimators",
+    "twfe",
+    "twfe_general",
+    "iv",
+    "iv_general",
+    "did",
+    "threshold",
+]
+
+#: the paper's control variables (Table 1), in the order of the paper
+CONTROLS: tuple[str, ...] = ("edu", "urban", "lnpop", "lnpgdp", "energ", "open", "fin")
+OUTCOME = "lnindco"
+TREATMENT = "robot"
+ENTITY = "city"
+TIME = "year"
+GROUP = "province"
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A named answer strategy.
+
+    Parameters
+    ----------
+    name
+        Label in the simulations and diagnosands tables.
+    fit
+        ``Draw -> Result | list[Result]``; must be picklable for parallel runs.
+    estimands
+        ``{term: truth key}`` (or a tuple of candidate keys, the first present in ``Draw.truth``
+        is used). Only these terms are kept in the simulations table; an empty mapping keeps every
+        term, with no estimand.
+    description
+        One line for ``--help`` and reports.
+    fast
+        Whether ``fit`` uses a numpy fast path.
+    """
+
+    name: str
+    fit: Callable[[Any], Any]
+    estimands: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    description: str = ""
+    fast: bool = False
+
+    def __call__(self, draw) -> list[Result]:
+        out = self.fit(draw)
+        if isinstance(out, Result):
+            return [out]
+        return list(out)
+
+    def estimand_key(self, term: str, truth: Mapping[str, Any]) -> str | None:
+        cand = self.estimands.get(term)
+        if cand is None:
+            return None
+        for key in (cand,) if isinstance(cand, str) else cand:
+            if key in truth:
+                return key
+        return None
+
+    def config(self) -> dict[str, Any]:
+        """JSON-ready identity of the strategy (for the checkpoint's config hash)."""
+        fn = self.fit
+        return {
+            "name": self.name,
+            "fit": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}",
+            "estimands": {k: (v if isinstance(v, str) else list(v)) for k, v in self.estimands.items()},
+        }
+
+
+# ---------------------------------------------------------------------------- draw helpers
+def _arrays(draw) -> Mapping[str, Any]:
+    arr = getattr(draw, "arrays", None)
+    return arr if isinstance(arr, Mapping) else {}
+
+
+def column(draw, name: str) -> np.ndarray:
+    """A column of the draw as a float array: from ``Draw.arrays`` when it has it, else the panel."""
+    arr = _arrays(draw)
+    if name in arr and np.ndim(arr[name]) == 1:
+        return np.asarray(arr[name], dtype=float)
+    panel = getattr(draw, "panel", None)
+    if panel is None or name not in panel.columns:
+        raise InputError(f"the simulated panel has no column {name!r}", column=name)
+    return panel[name].to_numpy(dtype=float)
+
+
+def _codes(draw, keys: Sequence[str], col: str) -> np.ndarray:
+    arr = _arrays(draw)
+    for k in keys:
+        if k in arr:
+            return np.asarray(arr[k], dtype=np.int64)
+    panel = getattr(draw, "panel", None)
+    if panel is None or col not in panel.columns:
+        raise InputError(f"the simulated panel has no column {col!r}", column=col)
+    return np.unique(panel[col].to_numpy(), return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def entity_codes(draw) -> np.ndarray:
+    return _codes(draw, ("entity", "entity_codes", "city_codes"), ENTITY)
+
+
+def time_codes(draw) -> np.ndarray:
+    return _codes(draw, ("time", "time_codes", "year_codes"), TIME)
+
+
+def group_codes(draw) -> np.ndarray:
+    return _codes(draw, ("group", "province_codes", "group_codes"), GROUP)
+
+
+def _present_controls(draw) -> list[str]:
+    panel = getattr(draw, "panel", None)
+    arr = _arrays(draw)
+    have = set(arr) | (set(panel.columns) if panel is not None else set())
+    return [c for c in CONTROLS if c in have]
+
+
+def _layout(draw):
+    cache = getattr(draw, "_mc_layout", None)
+    if cache is not None:
+        return cache
+    lay = fastpath.panel_layout(entity_codes(draw), time_codes(draw))
+    try:
+        object.__setattr__(draw, "_mc_layout", lay)
+    except (AttributeError, TypeError):
+        pass
+    return lay
+
+
+def _twfe_arrays(draw, treatment: str, controls: Sequence[str] | None = None):
+    ctrl = _present_controls(draw) if controls is None else list(controls)
+    names = [treatment] + ctrl
+    y = column(draw, OUTCOME)
+    X = np.column_stack([column(draw, c) for c in names])
+    return y, X, names
+
+
+# ---------------------------------------------------------------------------- strategies
+def twfe(draw) -> Result:
+    """The paper's eq (18) by the fast path: ln indco on robot + controls, city and year fixed
+    effects, city-clustered CR1 standard errors (G - 1 degrees of freedom)."""
+    y, X, names = _twfe_arrays(draw, TREATMENT)
+    lay = _layout(draw)
+    return fastpath.twfe_cluster(y, X, lay.entity, lay.time, names=names, layout=lay,
+                                 estimator="twfe")
+
+
+def _general_fit():
+    try:
+        mod = importlib.import_module("robocarbon.empirics.fe")
+    except ImportError as exc:  # pragma: no cover - depends on engineer B's module
+        raise InputError("the general estimator robocarbon.empirics.fe is not available") from exc
+    fn = getattr(mod, "fit", None) or getattr(mod, "feols", None)
+    if fn is None:  # pragma: no cover
+        raise InputError("robocarbon.empirics.fe has neither fit nor feols")
+    return fn
+
+
+def twfe_general(draw) -> Result:
+    """Eq (18) through the user-facing estimator ``robocarbon.empirics.fe`` (formula, DataFrame)."""
+    fit = _general_fit()
+    ctrl = _present_controls(draw)
+    formula = f"{OUTCOME} ~ " + " + ".join([TREATMENT] + ctrl) + f" | {ENTITY} + {TIME}"
+    return fit(formula, draw.panel, entity=ENTITY, time=TIME, cluster=ENTITY, vcov="cluster")
+
+
+def _loo_instrument(draw) -> np.ndarray:
+    arr = _arrays(draw)
+    if "robot_loo" in arr:
+        return np.asarray(arr["robot_loo"], dtype=float)
+    panel = getattr(draw, "panel", None)
+    if panel is not None and "robot_loo" in panel.columns:
+        return panel["robot_loo"].to_numpy(dtype=float)
+    return fastpath.leave_one_out_mean(column(draw, TREATMENT), group_codes(draw), time_codes(draw))
+
+
+def iv(draw) -> Result:
+    """2SLS of eq (18), robot instrumented by the leave-one-out province-year mean of robot
+    (instrument (a) of the paper), city and year effects, city clusters; first-stage F in
+    ``diagnostics["first_stage_f"]``."""
+    y = column(draw, OUTCOME)
+    ctrl = _present_controls(draw)
+    Xe = np.column_stack([column(draw, c) for c in ctrl]) if ctrl else None
+    x = column(draw, TREATMENT)
+    z = _loo_instrument(draw)
+    lay = _layout(draw)
+    if not np.all(np.isfinite(z)):
+        bad = np.flatnonzero(~np.isfinite(z))[:5].tolist()
+        raise InputError("leave-one-out instrument undefined (a city alone in its province-year)",
+                         column="province", rows=bad)
+    return fastpath.iv2sls_cluster(
+        y, Xe, x, z, lay.entity, lay.time, exog_names=ctrl, endog_names=[TREATMENT],
+        instrument_names=["robot_loo"], layout=lay, estimator="iv",
+    )
+
+
+def iv_general(draw) -> Result:
+    """The same 2SLS through ``robocarbon.empirics.fe`` (formula ``... | robot ~ robot_loo``)."""
+    fit = _general_fit()
+    ctrl = _present_controls(draw)
+    data = draw.panel.copy()
+    data["robot_loo"] = _loo_instrument(draw)
+    formula = (f"{OUTCOME} ~ " + " + ".join(ctrl) + f" | {ENTITY} + {TIME} | "
+               f"{TREATMENT} ~ robot_loo")
+    return fit(formula, data, entity=ENTITY, time=TIME, cluster=ENTITY, vcov="cluster")
+
+
+def did_dummy(draw) -> np.ndarray:
+    """D_it = 1(year >= adopt_year_i); never-treated cities have a missing or infinite adopt year."""
+    arr = _arrays(draw)
+    if "D" in arr:
+        return np.asarray(arr["D"], dtype=float)
+    panel = draw.panel
+    if "D" in panel.columns:
+        return panel["D"].to_numpy(dtype=float)
+    if "adopt_year" not in panel.columns:
+        raise InputError("the simulated panel has neither D nor adopt_year", column="adopt_year")
+    a = panel["adopt_year"].to_numpy(dtype=float)
+    yr = panel[TIME].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(a) & (yr >= a), 1.0, 0.0)
+
+
+def did(draw) -> Result:
+    """TWFE difference in differences: ln indco on D_it and the controls, city and year fixed
+    effects, city clusters (the paper's staggered-DID regression)."""
+    y = column(draw, OUTCOME)
+    ctrl = _present_controls(draw)
+    X = np.column_stack([did_dummy(draw)] + [column(draw, c) for c in ctrl])
+    lay = _layout(draw)
+    return fastpath.twfe_cluster(y, X, lay.entity, lay.time, names=["D"] + ctrl, layout=lay,
+                                 estimator="twfe_did")
+
+
+#: candidate names of the threshold variable in the simulated panel, in order of preference
+THRESHOLD_VARIABLES = ("threshold_var", "q", "hum", "internet", "sci")
+
+
+def threshold(draw) -> Result:
+    """Hansen single-threshold model of robot by regime of the threshold variable, with the
+    controls, city effects and year effects, via ``robocarbon.empirics.threshold``."""
+    try:
+        mod = importlib.import_module("robocarbon.empirics.threshold")
+    except ImportError as exc:
+        raise InputError("the threshold estimator robocarbon.empirics.threshold is not available "
+                         "yet") from exc
+    panel = draw.panel
+    qcol = next((c for c in THRESHOLD_VARIABLES if c in panel.columns), None)
+    if qcol is None:
+        raise InputError("the simulated panel has no threshold variable "
+                         f"(looked for {', '.join(THRESHOLD_VARIABLES)})")
+    fn = getattr(mod, "threshold_mc", None) or getattr(mod, "fit", None)
+    if fn is None:
+        raise InputError("robocarbon.empirics.threshold offers no fit function")
+    return fn(panel, y=OUTCOME, regime=[TREATMENT], q=qcol, x=_present_controls(draw),
+              entity=ENTITY, time=TIME, time_effects=True, bootstrap=0)
+
+
+# ---------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Estimator] = {}
+
+
+def register(est: Estimator, *, replace: bool = False) -> Estimator:
+    """Add a strategy to the registry under ``est.name``."""
+    if est.name in _REGISTRY and not replace:
+        raise ValueError(f"estimator {est.name!r} is already registered")
+    _REGISTRY[est.name] = est
+    return est
+
+
+register(Estimator("twfe", twfe, {"robot": "robot"},
+                   "eq (18): robot + controls, city and year FE, city-clustered SE", fast=True))
+register(Estimator("iv", iv, {"robot": "robot"},
+                   "2SLS, robot instrumented by the leave-one-out province-year mean", fast=True))
+register(Estimator("did", did, {"D": ("did", "att", "D", "robot_did")},
+                   "TWFE DID on the pilot-zone dummy with controls", fast=True))
+register(Estimator(
+    "threshold", threshold,
+    {"robot_low": ("robot_low", "robot_below", "robot_le"),
+     "robot_high": ("robot_high", "robot_above", "robot_gt")},
+    "Hansen single-threshold model of robot (eq 24)", fast=False))
+
+
+def list_estimators() -> dict[str, str]:
+    """{name: description} of the registered strategies."""
+    return {k: v.description for k, v in _REGISTRY.items()}
+
+
+def get_estimator(name: str) -> Estimator:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(
+            f"unknown estimator {name!r}; choose from {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def resolve_estimators(spec) -> list[Estimator]:
+    """Estimators from a comma-separated string, a list of names/Estimators/callables, or a
+    mapping {name: callable or Estimator}."""
+    if isinstance(spec, str):
+        spec = [s.strip() for s in spec.split(",") if s.strip()]
+    if isinstance(spec, Estimator) or callable(spec) and not isinstance(spec, Mapping):
+        spec = [spec]
+    out: list[Estimator] = []
+    if isinstance(spec, Mapping):
+        for name, v in spec.items():
+            if isinstance(v, Estimator):
+                out.append(v if v.name == name else Estimator(name, v.fit, v.estimands,
+                                                              v.description, v.fast))
+            else:
+                out.append(Estimator(str(name), v))
+    else:
+        for v in spec:
+            if isinstance(v, Estimator):
+                out.append(v)
+            elif isinstance(v, str):
+                out.append(get_estimator(v))
+            elif callable(v):
+                out.append(Estimator(getattr(v, "__name__", "estimator"), v))
+            else:
+                raise InputError(f"not an estimator: {v!r}")
+    if not out:
+        raise InputError("no estimators given")
+    names = [e.name for e in out]
+    if len(set(names)) != len(names):
+        raise InputError(f"duplicate estimator names: {names}")
+    return out
