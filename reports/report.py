@@ -245,6 +245,288 @@ def section_table1(d: Mapping[str, Any], ctx: Context) -> Section:
     return s
 
 
+# ---------------------------------------------------------------------------- table 2
+def _robot_term(res: Any, base: str = "robot") -> str:
+    for t in res.terms:
+        if t == base or t.replace(" ", "").startswith(f"l({base},"):
+            return t
+    raise KeyError(f"no {base} term in {res.terms}")
+
+
+def _coef(res: Any, term: str) -> dict[str, float]:
+    t = res.tidy().set_index("term").loc[term]
+    return {k: float(t[k]) for k in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")}
+
+
+def fe_formula(y: str, x: Sequence[str], controls: Sequence[str], fe: str = "city + year") -> str:
+    rhs = " + ".join(list(x) + list(controls))
+    return f"{y} ~ {rhs} | {fe}"
+
+
+def compute_table2(ctx: Context) -> dict[str, Any]:
+    fe = _import("robocarbon.empirics.fe", "the fixed-effects estimator")
+    controls = ctx.controls
+    models = []
+    specs = [("(1)", 0, False), ("(2)", 0, True)] + [(f"({k + 2})", k, True) for k in range(1, 6)]
+    for label, lag, with_controls in specs:
+        x = "robot" if lag == 0 else f"l(robot, {lag})"
+        formula = fe_formula("lnindco", [x], controls if with_controls else [])
+        res = fe.fit(formula, ctx.panel, entity="city", time="year", cluster="city", on_gap="missing")
+        models.append({"label": label, "lag": lag, "controls": with_controls, "result": res,
+                       "term": _robot_term(res)})
+    return {"models": models, "controls": controls}
+
+
+def section_table2(d: Mapping[str, Any], ctx: Context) -> Section:
+    s = Section("table2", "Table 2: baseline two-way fixed effects and lags 1-5")
+    models = d["models"]
+    # one display row for the robot regressor whatever its lag
+    pairs = []
+    for m in models:
+        pairs.append((m["label"], _renamed(m["result"], {m["term"]: "robot (lag k)"})))
+    cons = []
+    for m in models:
+        ic = m["result"].diagnostics.get("intercept")
+        cons.append(f"{num(ic['estimate'])} ({num(ic['std_error'])})" if ic else "")
+    tab = T.regression_table(
+        "table2", "Table 2. Robot penetration and ln industrial carbon intensity (city and year FE)",
+        pairs, terms=["robot (lag k)"],
+        rows_extra={"Lag k": [m["lag"] for m in models],
+                    "Controls": ["yes" if m["controls"] else "no" for m in models],
+                    "Constant (Stata style)": cons},
+        notes=["City-clustered standard errors (CR1, fixest/reghdfe small-sample convention). "
+               f"Controls: {', '.join(d['controls']) or 'none in this panel'}."],
+    )
+    s.table(tab)
+    pub = ctx.published["table2"]
+    coefs = [_coef(m["result"], m["term"]) for m in models]
+    fig = F.coefficient_plot(
+        "table2_lags", "Effect of robot penetration at lags 0-5 (columns 2-7), ours beside the paper",
+        [f"lag {m['lag']}" for m in models[1:]], [c["estimate"] for c in coefs[1:]],
+        [c["conf_low"] for c in coefs[1:]], [c["conf_high"] for c in coefs[1:]],
+        published=[r["coef"] for r in pub[1:]], published_se=[r["se"] for r in pub[1:]],
+        ylabel="coefficient on robot",
+    )
+    s.figure(fig)
+    c1, c2 = coefs[0], coefs[1]
+    s.p(
+        f"Without controls the coefficient on robot is {num(c1['estimate'], 4)} (SE {num(c1['std_error'], 4)}, "
+        f"p {pval(c1['p_value'])}); with the controls it is {num(c2['estimate'], 4)} (SE "
+        f"{num(c2['std_error'], 4)}, p {pval(c2['p_value'])}). The paper prints {pub[0]['coef']} "
+        f"({pub[0]['se']}) and {pub[1]['coef']} ({pub[1]['se']})."
+    )
+    lagged = coefs[2:]
+    grows = all(abs(lagged[i + 1]["estimate"]) >= abs(lagged[i]["estimate"]) for i in range(len(lagged) - 1))
+    s.p(
+        "At lags 1 to 5 the coefficients are "
+        + ", ".join(num(c["estimate"], 4) for c in lagged)
+        + f"; their magnitude {'grows' if grows else 'does not grow'} monotonically with the lag "
+        f"(the paper prints {', '.join(str(r['coef']) for r in pub[2:])}, growing). Each lag drops "
+        f"the first k years, so the samples differ ({', '.join(num(m['result'].nobs) for m in models[2:])} "
+        "observations) and the comparison across columns mixes the lag with the sample."
+    )
+    beside = []
+    for m, c, r in zip(models, coefs, pub):
+        lab = f"col {m['label']} (lag {m['lag']}{', controls' if m['controls'] else ''})"
+        ic = m["result"].diagnostics.get("intercept") or {}
+        beside += [
+            {"quantity": f"{lab}: coefficient", "published": r["coef"], "ours": c["estimate"]},
+            {"quantity": f"{lab}: SE", "published": r["se"], "ours": c["std_error"]},
+            {"quantity": f"{lab}: stars", "published": r["stars"], "ours": float(T.stars_count(c["p_value"]))},
+            {"quantity": f"{lab}: constant", "published": r["constant"], "ours": ic.get("estimate")},
+            {"quantity": f"{lab}: N", "published": r["nobs"], "ours": float(m["result"].nobs)},
+            {"quantity": f"{lab}: R² (with FE)", "published": r["r2"], "ours": m["result"].r2_with_fe},
+        ]
+    s.table(T.beside_table("table2_beside", "Table 2: the paper beside ours", beside, digits=4))
+    s.values.update(coefs={m["label"]: c for m, c in zip(models, coefs)}, beside=beside,
+                    lags_grow=grows, nobs=[m["result"].nobs for m in models])
+    return s
+
+
+def _renamed(res: Any, mapping: Mapping[str, str]) -> Any:
+    """The same Result with some terms renamed (for side-by-side display rows)."""
+    import dataclasses
+
+    return dataclasses.replace(res, terms=tuple(mapping.get(t, t) for t in res.terms))
+
+
+# ---------------------------------------------------------------------------- DID
+def compute_did(ctx: Context) -> dict[str, Any]:
+    ctx.require("adopt_year", why="the pilot-zone adoption year; never-treated cities 0 or missing")
+    did = _import("robocarbon.empirics.did", "the DID estimators")
+    bacon = _import("robocarbon.empirics.bacon", "the Goodman-Bacon decomposition")
+    cs = _import("robocarbon.empirics.did_cs", "the Callaway-Sant'Anna estimator")
+    sa = _import("robocarbon.empirics.did_sa", "the Sun-Abraham estimator")
+    p = ctx.panel
+    kw = dict(y="lnindco", entity="city", time="year", adopt="adopt_year")
+    out: dict[str, Any] = {}
+    out["twfe"] = did.twfe_did(p, **kw)
+    out["twfe_controls"] = did.twfe_did(p, **kw, controls=ctx.controls) if ctx.controls else None
+    out["event"] = did.event_study(p, **kw, leads=5, lags=6, ref=-1, bin_endpoints=True)
+    out["bacon"] = bacon.bacon_decomposition(p, **kw)
+    out["cs"] = cs.callaway_santanna(p, **kw, control_group="never", bootstrap=True, n_boot=199,
+                                     seed=ctx.stream("did_bootstrap"))
+    out["sa"] = sa.sun_abraham(p, **kw, ref=-1)
+    out["truth"] = {k: v for k, v in (ctx.truth or {}).items() if k == "did" or k.startswith("did_e")}
+    return out
+
+
+def _event_series(res: Any, prefix: str = "e") -> tuple[list[float], list[float], list[float], list[float]]:
+    t = res.tidy()
+    t = t[t["term"].str.match(r"^e[+-]\d+$")].copy()
+    t["et"] = t["term"].str[1:].astype(int)
+    t = t.sort_values("et")
+    return list(t["et"]), list(t["estimate"]), list(t["conf_low"]), list(t["conf_high"])
+
+
+def section_did(d: Mapping[str, Any], ctx: Context) -> Section:
+    s = Section("did", "Staggered DID: two-integration pilot zones")
+    twfe, twc, ev, bac, cs, sa = (d[k] for k in ("twfe", "twfe_controls", "event", "bacon", "cs", "sa"))
+    tw = _coef(twfe, "D")
+    cs_simple = _coef(cs, "simple")
+    cs_dyn = _coef(cs, "dynamic")
+    sa_att = _coef(sa, "att")
+    models = [("TWFE", twfe)] + ([("TWFE + controls", twc)] if twc is not None else [])
+    tab = T.regression_table("did", "DID: effect of the pilot zones on ln industrial carbon intensity",
+                             models, terms=["D"], term_labels={"D": "pilot zone (D)"}, r2="r2_with_fe",
+                             notes=["City and year fixed effects; city-clustered SE."])
+    s.table(tab)
+    # robust estimators beside TWFE
+    rows = [
+        {"estimator": "TWFE (paper)", "estimate": tw["estimate"], "std_error": tw["std_error"],
+         "p_value": tw["p_value"]},
+        {"estimator": "Callaway-Sant'Anna, simple ATT", **{k: cs_simple[k] for k in ("estimate", "std_error", "p_value")}},
+        {"estimator": "Callaway-Sant'Anna, dynamic (e >= 0)", **{k: cs_dyn[k] for k in ("estimate", "std_error", "p_value")}},
+        {"estimator": "Sun-Abraham, post-adoption ATT", **{k: sa_att[k] for k in ("estimate", "std_error", "p_value")}},
+    ]
+    truth = d["truth"].get("did")
+    if truth is not None:
+        for r in rows:
+            r["truth"] = truth
+    s.table(T.frame_table("did_robust", "TWFE beside heterogeneity-robust estimators", pd.DataFrame(rows), digits=4,
+                          notes=["Callaway-Sant'Anna: never-treated controls, outcome regression, "
+                                 "multiplier bootstrap (199 draws) for bands; analytic SE shown."]))
+    # event study figure
+    et, est, lo, hi = _event_series(ev)
+    series = {}
+    e2, s2, l2, h2 = _event_series(sa)
+    series["Sun-Abraham"] = (e2, s2, l2, h2)
+    cst = cs.tidy()
+    cst = cst[cst["term"].str.match(r"^e[+-]\d+$")].copy()
+    if len(cst):
+        cst["et"] = cst["term"].str[1:].astype(int)
+        cst = cst[(cst["et"] >= min(et)) & (cst["et"] <= max(et))].sort_values("et")
+        series["Callaway-Sant'Anna"] = (list(cst["et"]), list(cst["estimate"]), list(cst["conf_low"]),
+                                        list(cst["conf_high"]))
+    tr = None
+    if d["truth"]:
+        tr = [d["truth"].get(f"did_e{e}", 0.0 if e < 0 else np.nan) for e in et]
+    s.figure(F.event_study_plot("did_event_study", "Event study: TWFE leads and lags (endpoints binned), "
+                                "Sun-Abraham and Callaway-Sant'Anna", et, est, lo, hi, truth=tr, series=series))
+    pre = dict(ev.diagnostics.get("pretrend", {}))
+    # Bacon
+    comps = [dict(c) for c in bac.diagnostics["comparisons"]]
+    summ = [dict(r) for r in bac.diagnostics["summary"]]
+    s.figure(F.bacon_plot("did_bacon", "Goodman-Bacon decomposition of the TWFE DID estimate",
+                          [c["weight"] for c in comps], [c["estimate"] for c in comps],
+                          [c["type"] for c in comps], overall=float(bac.params[0])))
+    s.table(T.frame_table("did_bacon", "Goodman-Bacon decomposition: summary by comparison type",
+                          pd.DataFrame(summ)[["type", "weight", "estimate", "n"]], digits=4))
+    w = dict(twfe.diagnostics.get("dcdh_weights", {}))
+    forbidden = next((r for r in summ if r["type"].startswith("Later vs Earlier")), None)
+    txt = (
+        f"TWFE gives {num(tw['estimate'], 4)} (SE {num(tw['std_error'], 4)}, p {pval(tw['p_value'])}). "
+        f"The Callaway-Sant'Anna simple ATT is {num(cs_simple['estimate'], 4)} (SE {num(cs_simple['std_error'], 4)}) "
+        f"and the Sun-Abraham post-adoption ATT {num(sa_att['estimate'], 4)} (SE {num(sa_att['std_error'], 4)})."
+    )
+    if truth is not None:
+        txt += f" The true average effect in this synthetic draw is {num(truth, 4)}."
+    s.p(txt)
+    if pre:
+        s.p(f"The joint pre-trend test of the {pre.get('df', '')} TWFE leads gives chi-square "
+            f"{num(pre.get('statistic'), 2)}, p {pval(pre.get('p_value', float('nan')))}.")
+    if forbidden is not None:
+        s.p(f"In the Goodman-Bacon decomposition the 'later vs earlier treated' comparisons, which use "
+            f"already-treated cities as controls, carry weight {num(forbidden['weight'], 3)} with average "
+            f"estimate {num(forbidden['estimate'], 4)}; the weighted sum of all 2x2 estimates "
+            f"reproduces TWFE up to {num(abs(bac.diagnostics['check_difference']), 2) if abs(bac.diagnostics['check_difference']) >= 0.01 else '< 0.01'}.")
+    if w:
+        s.p(f"de Chaisemartin-D'Haultfoeuille weights: {w.get('n_negative', 0)} of "
+            f"{w.get('n_treated_obs', 0)} treated city-years get a negative weight (sum "
+            f"{num(w.get('sum_negative', 0.0), 4)}).")
+    s.values.update(twfe=tw, cs_simple=cs_simple, cs_dynamic=cs_dyn, sa=sa_att, truth=truth,
+                    pretrend_p=pre.get("p_value"),
+                    forbidden_weight=None if forbidden is None else forbidden["weight"],
+                    n_negative=w.get("n_negative"))
+    return s
+
+
+# ---------------------------------------------------------------------------- robustness
+MUNICIPALITIES = ("beijing", "tianjin", "shanghai", "chongqing")
+
+
+def compute_robustness(ctx: Context) -> dict[str, Any]:
+    fe = _import("robocarbon.empirics.fe", "the fixed-effects estimator")
+    p = ctx.panel
+    ctrl = ctx.controls
+    checks: list[dict[str, Any]] = []
+    notdone: list[str] = []
+
+    def run(label: str, formula: str, data: pd.DataFrame, term: str = "robot") -> None:
+        res = fe.fit(formula, data, entity="city", time="year", cluster="city")
+        checks.append({"label": label, "result": res, "term": term})
+
+    run("baseline (Table 2 col 2)", fe_formula("lnindco", ["robot"], ctrl), p)
+    if ctx.has("lnco"):
+        run("outcome ln total industrial CO2 (lnco)", fe_formula("lnco", ["robot"], ctrl), p)
+    else:
+        notdone.append("outcome lnco: no column lnco in the panel")
+    if ctx.has("lnindco1"):
+        run("alternative intensity (lnindco1)", fe_formula("lnindco1", ["robot"], ctrl), p)
+    else:
+        notdone.append("alternative intensity lnindco1: no column lnindco1 in the panel")
+    if ctx.has("robot_alt"):
+        run("alternative robot measure (robot_alt)", fe_formula("lnindco", ["robot_alt"], ctrl), p, "robot_alt")
+    else:
+        notdone.append("alternative robot measure: no column robot_alt in the panel")
+    muni = None
+    if ctx.has("municipality"):
+        muni = p["municipality"].astype(bool)
+    elif ctx.has("city_name"):
+        muni = p["city_name"].astype(str).str.lower().str.strip().isin(MUNICIPALITIES)
+    if muni is not None and muni.any():
+        run("without the four municipalities", fe_formula("lnindco", ["robot"], ctrl), p.loc[~muni])
+    else:
+        notdone.append("dropping the four municipalities: no municipality or city_name column identifying them")
+    policy = [c for c in ("D", "lowcarbon_pilot") if c in p.columns]
+    if policy:
+        run("controlling for pilot policies (" + ", ".join(policy) + ")",
+            fe_formula("lnindco", ["robot"], list(ctrl) + policy), p)
+    else:
+        notdone.append("policy controls: no column D or lowcarbon_pilot")
+    return {"checks": checks, "notdone": notdone, "truth": (ctx.truth or {}).get("robot"),
+            "truth_lnco": (ctx.truth or {}).get("robot_lnco")}
+
+
+def section_robustness(d: Mapping[str, Any], ctx: Context) -> Section:
+    s = Section("robustness", "Robustness")
+    pairs = [(f"({i + 1})", _renamed(c["result"], {c["term"]: "robot"})) for i, c in enumerate(d["checks"])]
+    tab = T.regression_table("robustness", "Robustness of the robot coefficient", pairs, terms=["robot"],
+                             notes=["Columns: " + "; ".join(f"({i + 1}) {c['label']}" for i, c in enumerate(d["checks"])),
+                                    "City and year FE, controls, city-clustered SE."])
+    s.table(tab)
+    vals = {c["label"]: _coef(c["result"], c["term"]) for c in d["checks"]}
+    s.p("; ".join(f"{k}: {num(v['estimate'], 4)} (SE {num(v['std_error'], 4)})" for k, v in vals.items()) + ".")
+    if d["notdone"]:
+        s.p("Not run, with the reason:")
+        s.items(d["notdone"])
+    if "outcome ln total industrial CO2 (lnco)" in vals and d["truth_lnco"] is not None:
+        s.p(f"In this synthetic draw the true effect on ln total CO2 is {num(d['truth_lnco'], 4)}, against "
+            f"{num(d['truth'], 4)} on ln intensity: robots raise value added, the outcome's denominator.")
+    s.values.update(checks=vals, notdone=d["notdone"])
+    return s
+
+
 # ---------------------------------------------------------------------------- the registry
 @dataclass
 class Spec:
@@ -257,6 +539,9 @@ class Spec:
 SECTIONS: list[Spec] = [
     Spec("data", "Data and design", compute_data, section_data),
     Spec("table1", "Table 1: descriptive statistics", compute_table1, section_table1),
+    Spec("table2", "Table 2: baseline two-way fixed effects and lags 1-5", compute_table2, section_table2),
+    Spec("did", "Staggered DID: two-integration pilot zones", compute_did, section_did),
+    Spec("robustness", "Robustness", compute_robustness, section_robustness),
 ]
 
 
@@ -473,8 +758,6 @@ def build_report(
         ctx.truth = dict(draw.truth)
     else:
         ctx = Context(panel=panel, source="user", seed=seed, sims=sims, data_path=data_path, jobs=jobs)
-        with contextlib.suppress(SectionUnavailable):
-            ctx.design = _import("robocarbon.simulate.design", "the simulator").get_design("paper")
     sections = compute_sections(ctx, only=only, strict=strict, progress=progress)
     meta = {
         "title": "Industrial robots and urban industrial carbon intensity: a replication report",

@@ -54,8 +54,9 @@ def stars_count(p: float | None) -> int:
     return len(stars(p))
 
 
-def fmt(x: Any, digits: int = 3) -> str:
-    """A number for a table cell; blanks for missing values; small numbers in scientific form."""
+def fmt(x: Any, digits: int = 3, *, sci: bool = True) -> str:
+    """A number for a table cell; blanks for missing values; with ``sci``, numbers too small
+    for ``digits`` decimals in scientific form."""
     if x is None:
         return ""
     if isinstance(x, str):
@@ -67,7 +68,7 @@ def fmt(x: Any, digits: int = 3) -> str:
     xf = float(x)
     if not math.isfinite(xf):
         return ""
-    if xf != 0 and abs(xf) < 10 ** (-digits):
+    if sci and xf != 0 and abs(xf) < 10 ** (-digits):
         return f"{xf:.2e}"
     return f"{xf:.{digits}f}"
 
@@ -214,8 +215,8 @@ def regression_table(
                 se_row.append("")
                 continue
             r = hit.iloc[0]
-            est_row.append(fmt(r["estimate"], digits) + stars(r["p_value"]))
-            se_row.append(f"({fmt(r['std_error'], digits)})")
+            est_row.append(fmt(r["estimate"], digits, sci=False) + stars(r["p_value"]))
+            se_row.append(f"({fmt(r['std_error'], digits, sci=False)})")
             long.append({"model": lab, **{k: r[k] for k in t.columns}})
         rows += [est_row, se_row]
     for key, vals in (rows_extra or {}).items():
@@ -260,12 +261,21 @@ def beside_table(name: str, title: str, rows: Sequence[Mapping[str, Any]], *, di
         diff = None if (pub is None or ours is None or not np.isfinite(ours)) else float(ours) - float(pub)
         recs.append({"quantity": r["quantity"], "published": pub, "ours": ours, "difference": diff})
     data = pd.DataFrame(recs, columns=["quantity", "published", "ours", "difference"])
+    # counts (N, stars) are printed as integers
+    is_count = [isinstance(r.get("published"), (int, np.integer)) and not isinstance(r.get("published"), bool)
+                for r in rows]
+
+    def cell(v: Any, count: bool) -> str:
+        if count and v is not None and np.isfinite(v):
+            return fmt(int(round(float(v))))
+        return fmt(v, digits)
+
     disp = pd.DataFrame(
         {
             "Quantity": data["quantity"],
-            "Paper": [fmt(v, digits) for v in data["published"]],
-            "Ours": [fmt(v, digits) for v in data["ours"]],
-            "Difference": [fmt(v, digits) for v in data["difference"]],
+            "Paper": [cell(v, c) for v, c in zip(data["published"], is_count)],
+            "Ours": [cell(v, c) for v, c in zip(data["ours"], is_count)],
+            "Difference": [cell(v, c) for v, c in zip(data["difference"], is_count)],
         }
     )
     return Table(name, title, disp, data, list(notes) + [
