@@ -1,0 +1,206 @@
+"""``robocarbon did``: staggered DID on any panel file.
+
+TWFE (as in the paper), the TWFE event study, the Goodman-Bacon decomposition, the
+de Chaisemartin-D'Haultfoeuille weights, Callaway-Sant'Anna and Sun-Abraham, side by side.
+"""
+
+from __future__ import annotations
+
+import sys
+import time as _time
+from pathlib import Path
+
+from robocarbon.empirics.bacon import bacon_decomposition
+from robocarbon.empirics.did import event_study, twfe_did
+from robocarbon.empirics.did_cs import callaway_santanna
+from robocarbon.empirics.did_sa import sun_abraham
+from robocarbon.empirics.errors import InputError
+from robocarbon.empirics.provenance import file_sha256, write_json_atomic, write_manifest
+from robocarbon.empirics.result import Result
+
+NAME = "did"
+HELP = "staggered DID: TWFE, event study, Goodman-Bacon, dCDH weights, Callaway-Sant'Anna, Sun-Abraham"
+DESCRIPTION = (
+    "Staggered-adoption difference-in-differences on a long panel with an adoption-time column "
+    "(first treated period; 0 or missing = never treated). Methods: twfe (two-way fixed effects "
+    "with clustered SEs and de Chaisemartin-D'Haultfoeuille weights), event (TWFE event study with "
+    "a pre-trend test), bacon (Goodman-Bacon decomposition; balanced panel, no controls), cs "
+    "(Callaway-Sant'Anna ATT(g,t) with aggregations, bootstrap SEs and uniform bands), sa "
+    "(Sun-Abraham interaction-weighted event study), all."
+)
+METHODS = ("twfe", "event", "bacon", "cs", "sa")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data", required=True, help="panel file (CSV, Parquet, .dta, .xlsx)")
+    parser.add_argument("--y", required=True, help="outcome column")
+    parser.add_argument("--entity", required=True, help="entity (city) column; also the cluster")
+    parser.add_argument("--time", required=True, help="period column (integer periods)")
+    parser.add_argument("--adopt", required=True,
+                        help="adoption-period column: first treated period; 0 or missing = never treated")
+    parser.add_argument("--controls", default="", help="comma-separated control columns")
+    parser.add_argument("--method", default="all", choices=[*METHODS, "all"], help="estimator (default all)")
+    parser.add_argument("--control-group", default="never", choices=["never", "notyet"],
+                        help="Callaway-Sant'Anna control group (default never)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the multiplier bootstrap")
+    parser.add_argument("--json", default=None, help="write the estimates to this JSON file")
+    parser.add_argument("--plot", default=None, help="write a figure (.png or .svg)")
+    parser.add_argument("--n-boot", type=int, default=999, help="bootstrap draws for cs (default 999)")
+    parser.add_argument("--ref", type=int, default=-1, help="reference event time (default -1)")
+    parser.add_argument("--leads", type=int, default=None, help="event-study leads (binned beyond)")
+    parser.add_argument("--lags", type=int, default=None, help="event-study lags (binned beyond)")
+
+
+def _estimates(res: Result) -> list[dict]:
+    tidy = res.tidy()
+    return [
+        {"term": r.term, "estimate": float(r.estimate), "se": float(r.std_error),
+         "p_value": float(r.p_value), "conf_low": float(r.conf_low), "conf_high": float(r.conf_high)}
+        for r in tidy.itertuples()
+    ]
+
+
+def _load(args):
+    controls = [c.strip() for c in args.controls.split(",") if c.strip()]
+    cols = [args.y, args.adopt, *controls]
+    try:
+        from robocarbon.empirics.data import load_panel
+    except ImportError:  # pragma: no cover - the data layer is part of the package
+        load_panel = None
+    if load_panel is not None:
+        df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols)
+    else:  # pragma: no cover
+        import pandas as pd
+
+        df = pd.read_csv(args.data)
+    return df, controls
+
+
+def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, control_group="never",
+                seed=None, n_boot=999, ref=-1, leads=None, lags=None, file=None) -> tuple[dict, dict]:
+    """Run the chosen methods; returns (JSON-ready dict, dict of Results by method)."""
+    kw = dict(y=y, entity=entity, time=time, adopt=adopt, file=file)
+    out: dict = {}
+    results: dict = {}
+    controls = list(controls)
+    if "twfe" in methods:
+        r = twfe_did(df, controls=controls, **kw)
+        results["twfe"] = r
+        w = r.diagnostics["dcdh_weights"]
+        out["twfe"] = {"estimates": _estimates(r), "nobs": r.nobs, "nobs_dropped": r.nobs_dropped,
+                       "dcdh_weights": w, "result": r.to_dict()}
+        if controls:
+            r0 = twfe_did(df, **kw)
+            results["twfe_no_controls"] = r0
+            out["twfe_no_controls"] = {"estimates": _estimates(r0), "nobs": r0.nobs,
+                                       "dcdh_weights": r0.diagnostics["dcdh_weights"], "result": r0.to_dict()}
+    if "event" in methods:
+        r = event_study(df, controls=controls, ref=ref, leads=leads, lags=lags, **kw)
+        results["event"] = r
+        out["event"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
+                        "ref": ref, "result": r.to_dict()}
+    if "bacon" in methods:
+        r = bacon_decomposition(df, **kw)
+        results["bacon"] = r
+        d = r.to_dict()["diagnostics"]
+        out["bacon"] = {
+            "comparisons": [
+                {k: c[k] for k in ("treated", "untreated", "estimate", "weight", "type")}
+                for c in d["comparisons"]
+            ],
+            "summary": d["summary"], "twfe": d["twfe"], "weighted_sum": d["weighted_sum"],
+            "controls": "none (the decomposition is of the TWFE estimate without controls)",
+        }
+    if "cs" in methods:
+        r = callaway_santanna(df, controls=controls, control_group=control_group, seed=seed,
+                              n_boot=n_boot, **kw)
+        results["cs"] = r
+        d = r.to_dict()["diagnostics"]
+        out["cs"] = {
+            "att_gt": [{"group": c["group"], "time": c["time"], "att": c["att"], "se": c["se"],
+                        "base": c["base"], "lower": c["lower"], "upper": c["upper"]} for c in d["att_gt"]],
+            "aggregations": d["aggregations"], "pretrend": d["pretrend"],
+            "control_group": control_group, "est_method": r.spec["est_method"],
+            "bootstrap": d["bootstrap"], "estimates": _estimates(r),
+        }
+    if "sa" in methods:
+        r = sun_abraham(df, controls=controls, ref=ref, **kw)
+        results["sa"] = r
+        out["sa"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
+                     "cohort_effects": r.to_dict()["diagnostics"]["cohort_effects"],
+                     "control_cohort": r.diagnostics["control_cohort"]}
+    return out, results
+
+
+def _figure(results: dict, path):
+    from robocarbon.reports import figures_did as F
+
+    events = [results[k] for k in ("event", "cs", "sa") if k in results]
+    bacon = results.get("bacon")
+    if events:
+        return F.plot_did_summary(events, bacon, None)
+    if bacon is not None:
+        return F.plot_bacon(bacon, None)
+    if "twfe" in results:
+        return F.plot_dcdh_weights(results["twfe"].diagnostics["dcdh_weights"], None)
+    return None
+
+
+def run(args) -> int:
+    t0 = _time.time()
+    df, controls = _load(args)
+    methods = METHODS if args.method == "all" else (args.method,)
+    if args.n_boot < 50:
+        raise InputError("--n-boot must be at least 50")
+    if args.plot is not None and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"unknown figure type {Path(args.plot).suffix!r}; use .png or .svg", file=args.plot)
+    out, results = run_methods(
+        df, y=args.y, entity=args.entity, time=args.time, adopt=args.adopt, controls=controls,
+        methods=methods, control_group=args.control_group, seed=args.seed, n_boot=args.n_boot,
+        ref=args.ref, leads=args.leads, lags=args.lags, file=args.data,
+    )
+    fig = _figure(results, args.plot) if args.plot else None
+    payload = {
+        "data": str(args.data), "data_sha256": file_sha256(args.data),
+        "spec": {"y": args.y, "entity": args.entity, "time": args.time, "adopt": args.adopt,
+                 "controls": controls, "method": args.method, "control_group": args.control_group,
+                 "seed": args.seed, "n_boot": args.n_boot, "ref": args.ref},
+        **out,
+    }
+    written = []
+    if fig is not None:
+        from robocarbon.reports.figures_did import save_figure
+
+        save_figure(fig, args.plot)
+        written.append(Path(args.plot))
+    if args.json:
+        write_json_atomic(args.json, payload)
+        written.append(Path(args.json))
+    for folder in sorted({p.resolve().parent for p in written}):
+        write_manifest(folder, seed=args.seed, config=payload["spec"], inputs=[args.data],
+                       wall_time=_time.time() - t0, outputs=[str(p) for p in written])
+    if not args.json:
+        _print_summary(out)
+    return 0
+
+
+def _print_summary(out: dict) -> None:
+    w = sys.stdout.write
+    for name, block in out.items():
+        if name == "bacon":
+            w("bacon: 2x2 comparisons summary by type\n")
+            for s in block["summary"]:
+                w(f"  {s['type']:<26} weight {s['weight']:.5f}  avg estimate {s['estimate']:.5f}\n")
+            w(f"  weighted sum {block['weighted_sum']:.6g} = TWFE {block['twfe']:.6g}\n")
+            continue
+        if name == "cs":
+            w("cs: Callaway-Sant'Anna aggregations\n")
+            for k, a in block["aggregations"].items():
+                if a:
+                    w(f"  {k:<9} {a['att']: .5f} (se {a['se']:.5f})\n")
+            if block["pretrend"]:
+                w(f"  pre-trend Wald p = {block['pretrend']['p_value']:.5f}\n")
+            continue
+        w(f"{name}:\n")
+        for e in block["estimates"]:
+            w(f"  {e['term']:<10} {e['estimate']: .5f} (se {e['se']:.5f})\n")
