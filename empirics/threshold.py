@@ -51,6 +51,8 @@ from .result import Result
 __all__ = [
     "threshold",
     "threshold_fit",
+    "threshold_test",
+    "bootstrap_F",
     "lr_critical_value",
     "candidate_values",
     "ThresholdPanel",
@@ -701,6 +703,67 @@ def bootstrap_F(
         out.append((Sa - Sb) / (Sb / panel.df_sigma))
         done += b
     return np.concatenate(out)
+
+
+def threshold_test(
+    y: np.ndarray,
+    regime: np.ndarray,
+    q: np.ndarray,
+    entity: np.ndarray,
+    time: np.ndarray | None = None,
+    controls: np.ndarray | None = None,
+    *,
+    null_thresholds: int = 0,
+    time_effects: bool = False,
+    trim: float | Sequence[float] = 0.01,
+    grid: int | None = 400,
+    exact: bool = False,
+    bootstrap: int = 300,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+) -> dict:
+    """The bootstrap F test of ``null_thresholds`` against one more threshold, nothing else.
+
+    The fast path for Monte Carlo studies: no slopes, no covariance, no LR curves. Returns a dict
+    with ``F``, ``p_value``, ``critical_values`` (90/95/99), ``thresholds`` (of the alternative
+    model, sorted), ``rss_null``, ``rss_alternative`` and ``bootstrap``. Same conventions as
+    :func:`threshold_fit` (which reports the same F and, for the same seed stream, p-value).
+    """
+    k = int(null_thresholds)
+    if k not in (0, 1, 2):
+        raise InputError(f"null_thresholds must be 0, 1 or 2, got {null_thresholds}")
+    panel = ThresholdPanel(y, regime, controls, q, entity, time, time_effects=time_effects)
+    trims = _per_threshold(trim, k + 1, "trim", float)
+    nmins = [_nmin(t, panel.n) for t in trims]
+    values = candidate_values(panel.q, trims[0], None if exact else grid)
+    if values.size == 0:
+        raise InputError("no candidate threshold survives the trimming; lower --trim")
+    cand_cuts = panel.cuts_of(values)
+    seq = panel.sequential(panel.Y[:, None], k + 1, cand_cuts, nmins)
+    a, b = {0: ("S0", "S1"), 1: ("S1", "S2"), 2: ("S2r", "S3")}[k]
+    Sa, Sb = float(seq[a][0]), float(seq[b][0])
+    F = (Sa - Sb) / (Sb / panel.df_sigma)
+    null_cuts = {0: [], 1: [int(seq["cut1"][0])], 2: [int(seq["cut1r"][0]), int(seq["cut2"][0])]}[k] if k else []
+    alt_keys = {0: ["cut1"], 1: ["cut1", "cut2"], 2: ["cut1r", "cut2", "cut3"]}[k]
+    val_of = dict(zip(cand_cuts.tolist(), values.tolist()))
+    out = {
+        "F": F,
+        "rss_null": Sa,
+        "rss_alternative": Sb,
+        "thresholds": sorted(val_of[int(seq[c][0])] for c in alt_keys),
+        "bootstrap": int(bootstrap),
+        "p_value": None,
+        "critical_values": None,
+    }
+    if bootstrap > 0:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        Fb = bootstrap_F(panel, null_cuts, k, cand_cuts, nmins, int(bootstrap), rng)
+        out["p_value"] = float(np.mean(Fb >= F))
+        out["critical_values"] = {
+            "90": float(np.quantile(Fb, 0.90)),
+            "95": float(np.quantile(Fb, 0.95)),
+            "99": float(np.quantile(Fb, 0.99)),
+        }
+    return out
 
 
 def _fit_given(panel: ThresholdPanel, thresholds: Sequence[float], xn, wn) -> dict:
