@@ -1,0 +1,164 @@
+"""Identification threats of the paper's design, as knobs of the ``paper`` design.
+
+Each threat is off by default. :data:`THREATS` lists, for each, the parameters that switch it on,
+what it does to the data and the direction in which econometrics predicts it moves the TWFE
+estimate of equation (18) (tests in ``tests/test_simulate_threats.py`` check each direction).
+
+Also here: the building blocks the design uses for them (pilot-zone assignment, the
+human-machine matching index of equation (23), the confounding trend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["THREATS", "pilot_zones", "hmatch", "confounding_trend", "minmax"]
+
+#: threat -> (parameters, mechanism, predicted effect on the TWFE estimate of robot)
+THREATS: dict[str, dict[str, str]] = {
+    "shift-share confounding": {
+        "params": "confounding",
+        "mechanism": "cities whose base-year industry mix exposes them to faster robot growth "
+                     "(within their province) were already on a different carbon-intensity "
+                     "trend: ln indco += confounding * z_i * t/(T-1)",
+        "prediction": "TWFE biased in the sign of `confounding` (the trend loads on the same "
+                      "city-specific growth that identifies the robot coefficient); the "
+                      "province leave-one-out IV removes most of it",
+    },
+    "downscaling error correlated with output": {
+        "params": "downscale_output",
+        "mechanism": "nightlights load on output with weight lambda instead of on CO2, so the "
+                     "downscaled city CO2 follows value added",
+        "prediction": "attenuation: the within-province part of the effect is scaled by "
+                      "(1 - lambda), the estimate moves toward zero",
+    },
+    "robots raise measured value added": {
+        "params": "va_robot",
+        "mechanism": "ln VA = ln Y + va_robot * robot (prices, quality): the denominator of the "
+                     "outcome rises with robots while emissions do not",
+        "prediction": "estimate = truth - va_robot: more negative for va_robot > 0",
+    },
+    "heterogeneous effects": {
+        "params": "het_group, het_dI",
+        "mechanism": "the automation frontier I (so the robot share beta(I-N+1) and the "
+                     "elasticity) differs between the groups",
+        "prediction": "pooled TWFE = variance-weighted average of the group effects; split "
+                      "samples recover each group's effect",
+    },
+    "dynamic effects (lags)": {
+        "params": "lag_weights",
+        "mechanism": "ln M depends on robot_t, ..., robot_{t-L}",
+        "prediction": "robot_t alone picks up part of the lagged effects (robot is persistent): "
+                      "the estimate is further from zero than the impact effect 'robot' and "
+                      "closer to zero than 'robot_cumulative'",
+    },
+    "dynamic, cohort-heterogeneous DID effects": {
+        "params": "pilot_growth",
+        "mechanism": "the pilot-zone effect on ln M grows with years since adoption",
+        "prediction": "static TWFE DID attenuated relative to the ATT 'did' (it down-weights "
+                      "long-exposed cells and uses early adopters as controls)",
+    },
+    "threshold structure": {
+        "params": "threshold_var, threshold_quantile, threshold_gain",
+        "mechanism": "kappa multiplied by (1 + gain) when the threshold variable exceeds phi",
+        "prediction": "the pooled TWFE estimate lies between 'robot_low' and 'robot_high'",
+    },
+    "mechanism interactions": {
+        "params": "mech_gpatent, mech_hmatch",
+        "mechanism": "kappa multiplied by (1 + m z), z the standardised mechanism variable",
+        "prediction": "the interaction coefficient of (22) recovers 'robot_x_gpatent' / "
+                      "'robot_x_hmatch'",
+    },
+    "weak instruments": {
+        "params": "iv_strength",
+        "mechanism": "the weight of the province industry mix in the cities' mixes; at 0 the "
+                     "leave-one-out province mean of robot carries no information on a city's "
+                     "own robot",
+        "prediction": "TWFE unaffected; the first-stage F falls and 2SLS moves toward OLS "
+                      "(and spreads) when combined with confounding",
+    },
+    "log versus level": {
+        "params": "log_level, loglevel_elasticity",
+        "mechanism": "the theory's ln M = m0 + e ln robot, but (18) uses robot in levels",
+        "prediction": "TWFE targets a variance-weighted average derivative ('robot', computed "
+                      "from the data); it is smaller in magnitude than the average marginal "
+                      "effect 'robot_ame', because the derivative -s/robot is largest where "
+                      "robot is small and carries little within variation",
+    },
+}
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Min-max scaling to [0, 1] over the whole panel."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x, dtype=float)
+
+
+def hmatch(robot: np.ndarray, hum: np.ndarray) -> np.ndarray:
+    """Human-machine matching, equation (23): sqrt(U V) with U = 2 sqrt(r h) / (r + h) and
+    V = (r + h) / 2, r and h the min-max scaled robot penetration and human capital."""
+    r, h = minmax(robot), minmax(hum)
+    s = r + h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        U = np.where(s > 0, 2.0 * np.sqrt(r * h) / np.where(s > 0, s, 1.0), 0.0)
+    V = 0.5 * r + 0.5 * h
+    return np.sqrt(U * V)
+
+
+def confounding_trend(strength: float, robot: np.ndarray, prov_idx: np.ndarray,
+                      tt: np.ndarray) -> np.ndarray:
+    """City-specific trends in ln indco correlated with the shift-share growth.
+
+    z_i is the city's Bartik growth over the sample (robot in the last year minus the first)
+    minus its province mean, standardised; the trend adds ``strength * z_i * tt`` (tt runs from 0
+    to 1 over the sample). Province-demeaning keeps the province leave-one-out instrument
+    (mostly) clean of it.
+    """
+    if strength == 0.0:
+        return np.zeros_like(robot)
+    g = robot[:, -1] - robot[:, 0]
+    G = int(prov_idx.max()) + 1
+    cnt = np.bincount(prov_idx, minlength=G).astype(float)
+    pm = np.bincount(prov_idx, weights=g, minlength=G) / np.maximum(cnt, 1)
+    z = g - pm[prov_idx]
+    sd = z.std()
+    z = z / sd if sd > 0 else z
+    return strength * z[:, None] * tt[None, :]
+
+
+# The national "two-integration" pilot zones: 16 zones in two batches; the 2008 batch, of which
+# one zone (Hohhot-Baotou-Ordos, approved October 2008) is coded 2009, and the 2011 batch.
+_ZONE_YEARS = (2008,) * 7 + (2009,) + (2011,) * 8
+
+
+def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequence[str],
+                first_year: int) -> np.ndarray:
+    """Adoption year of each city (0 = never): 16 zones of 1-4 cities of one province.
+
+    The 2009 zone is three cities of Inner Mongolia (when it is in the sample). Zones are drawn
+    independently of everything else (no selection on potential outcomes). Adoption years before
+    ``first_year`` are kept (such cities are treated throughout the sample).
+    """
+    n = prov_idx.shape[0]
+    adopt = np.zeros(n, dtype=np.int64)
+    free = np.ones(n, dtype=bool)
+    names = list(prov_names)
+    for year in _ZONE_YEARS:
+        if year == 2009 and "Inner Mongolia" in names:
+            k = names.index("Inner Mongolia")
+            size = 3
+        else:
+            avail = np.bincount(prov_idx[free], minlength=len(names))
+            if avail.sum() == 0:
+                break
+            k = int(rng.choice(len(names), p=avail / avail.sum()))
+            size = int(rng.integers(1, 5))
+        cand = np.flatnonzero(free & (prov_idx == k))
+        if cand.size == 0:
+            continue
+        pick = rng.choice(cand, size=min(size, cand.size), replace=False)
+        adopt[pick] = year
+        free[pick] = False
+    return adopt
