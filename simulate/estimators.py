@@ -176,6 +176,11 @@ def _layout(draw):
 def _twfe_arrays(draw, treatment: str, controls: Sequence[str] | None = None):
     ctrl = _present_controls(draw) if controls is None else list(controls)
     names = [treatment] + ctrl
+    arr = _arrays(draw)
+    if "y" in arr and "X" in arr and "X_names" in arr:
+        have = [str(v) for v in arr["X_names"]]
+        if have == names:
+            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), names
     y = column(draw, OUTCOME)
     X = np.column_stack([column(draw, c) for c in names])
     return y, X, names
@@ -223,21 +228,32 @@ def _loo_instrument(draw) -> np.ndarray:
 def iv(draw) -> Result:
     """2SLS of eq (18), robot instrumented by the leave-one-out province-year mean of robot
     (instrument (a) of the paper), city and year effects, city clusters; first-stage F in
-    ``diagnostics["first_stage_f"]``."""
-    y = column(draw, OUTCOME)
-    ctrl = _present_controls(draw)
-    Xe = np.column_stack([column(draw, c) for c in ctrl]) if ctrl else None
-    x = column(draw, TREATMENT)
+    ``diagnostics["first_stage_f"]``. Cities alone in their province (the municipalities) have
+    no instrument: their rows are dropped and counted (``nobs_dropped``, ``diagnostics
+    ["dropped"]``), as a formula fit drops rows with a missing instrument."""
+    y, X, names = _twfe_arrays(draw, TREATMENT)
     z = _loo_instrument(draw)
     lay = _layout(draw)
-    if not np.all(np.isfinite(z)):
-        bad = np.flatnonzero(~np.isfinite(z))[:5].tolist()
-        raise InputError("leave-one-out instrument undefined (a city alone in its province-year)",
-                         column="province", rows=bad)
-    return fastpath.iv2sls_cluster(
-        y, Xe, x, z, lay.entity, lay.time, exog_names=ctrl, endog_names=[TREATMENT],
-        instrument_names=["robot_loo"], layout=lay, estimator="iv",
+    ok = np.isfinite(z)
+    dropped = int((~ok).sum())
+    if dropped:
+        if not ok.any():
+            raise InputError("leave-one-out instrument undefined everywhere (one city per "
+                             "province)", column=GROUP)
+        ent = np.unique(lay.entity[ok], return_inverse=True)[1].astype(np.int64).ravel()
+        tim = np.unique(lay.time[ok], return_inverse=True)[1].astype(np.int64).ravel()
+        y, X, z = y[ok], X[ok], z[ok]
+        lay = fastpath.panel_layout(ent, tim)
+    res = fastpath.iv2sls_cluster(
+        y, X[:, 1:], X[:, 0], z, lay.entity, lay.time, exog_names=names[1:],
+        endog_names=[TREATMENT], instrument_names=["robot_loo"], layout=lay, estimator="iv",
     )
+    if dropped:
+        res = Result(res.terms, res.params, res.cov, res.nobs, res.df_resid, res.cov_type,
+                     res.estimator, nobs_dropped=dropped, r2_within=res.r2_within,
+                     diagnostics={**res.diagnostics, "dropped": {"missing_instrument": dropped}},
+                     spec=res.spec)
+    return res
 
 
 def iv_general(draw) -> Result:
@@ -248,6 +264,7 @@ def iv_general(draw) -> Result:
     data["robot_loo"] = _loo_instrument(draw)
     formula = (f"{OUTCOME} ~ " + " + ".join(ctrl) + f" | {ENTITY} + {TIME} | "
                f"{TREATMENT} ~ robot_loo")
+    data = data.loc[np.isfinite(data["robot_loo"].to_numpy())]
     return fit(formula, data, entity=ENTITY, time=TIME, cluster=ENTITY, vcov="cluster")
 
 
@@ -279,27 +296,32 @@ def did(draw) -> Result:
 
 
 #: candidate names of the threshold variable in the simulated panel, in order of preference
-THRESHOLD_VARIABLES = ("threshold_var", "q", "hum", "internet", "sci")
+THRESHOLD_VARIABLES = ("threshold_var", "hum", "internet", "scitech")
+#: quantile grid points of the threshold search in the Monte Carlo (the CLI default is 400)
+THRESHOLD_GRID = 100
 
 
 def threshold(draw) -> Result:
-    """Hansen single-threshold model of robot by regime of the threshold variable, with the
-    controls, city effects and year effects, via ``robocarbon.empirics.threshold``."""
-    try:
-        mod = importlib.import_module("robocarbon.empirics.threshold")
-    except ImportError as exc:
-        raise InputError("the threshold estimator robocarbon.empirics.threshold is not available "
-                         "yet") from exc
+    """Hansen's single-threshold model (eq 24): robot x 1(q <= g) and robot x 1(q > g), the
+    controls, city and year effects, via :func:`robocarbon.empirics.threshold.threshold_fit` on
+    the draw's arrays (no bootstrap test: the slopes given the estimated threshold, with
+    city-clustered SE; terms ``robot_regime1`` (q <= g) and ``robot_regime2``). The threshold
+    variable is the design's ``threshold_var`` column (human capital when the design has no
+    threshold structure)."""
+    from robocarbon.empirics.threshold import threshold_fit
+
     panel = draw.panel
     qcol = next((c for c in THRESHOLD_VARIABLES if c in panel.columns), None)
     if qcol is None:
         raise InputError("the simulated panel has no threshold variable "
                          f"(looked for {', '.join(THRESHOLD_VARIABLES)})")
-    fn = getattr(mod, "threshold_mc", None) or getattr(mod, "fit", None)
-    if fn is None:
-        raise InputError("robocarbon.empirics.threshold offers no fit function")
-    return fn(panel, y=OUTCOME, regime=[TREATMENT], q=qcol, x=_present_controls(draw),
-              entity=ENTITY, time=TIME, time_effects=True, bootstrap=0)
+    y, X, names = _twfe_arrays(draw, TREATMENT)
+    lay = _layout(draw)
+    return threshold_fit(
+        y, X[:, 0], panel[qcol].to_numpy(dtype=float), lay.entity, lay.time, X[:, 1:],
+        time_effects=True, n_thresholds=1, grid=THRESHOLD_GRID, bootstrap=0,
+        regime_names=[TREATMENT], control_names=names[1:], q_name=qcol,
+    )
 
 
 # ---------------------------------------------------------------------------- registry
@@ -322,8 +344,7 @@ register(Estimator("did", did, {"D": ("did", "att", "D", "robot_did")},
                    "TWFE DID on the pilot-zone dummy with controls", fast=True))
 register(Estimator(
     "threshold", threshold,
-    {"robot_low": ("robot_low", "robot_below", "robot_le"),
-     "robot_high": ("robot_high", "robot_above", "robot_gt")},
+    {"robot_regime1": "robot_low", "robot_regime2": "robot_high"},
     "Hansen single-threshold model of robot (eq 24)", fast=False))
 
 

@@ -13,8 +13,9 @@ Conventions (Stata reghdfe / R fixest defaults): CR1 clustered covariance
 
 with B = (X'X)^-1 of the within-transformed regressors, M the sum over clusters of the outer
 products of the summed scores, G the number of clusters and K the number of regressors plus the
-fixed-effect parameters not nested in the cluster (with city fixed effects and city clusters,
-the T - 1 year effects). Tests and intervals use a t distribution with G - 1 degrees of freedom.
+fixed-effect degrees of freedom not nested in the cluster, a nested fixed effect counting one
+(with city fixed effects and city clusters: K = k + T), as ``robocarbon.empirics.fe.fit``.
+Tests and intervals use a t distribution with G - 1 degrees of freedom.
 """
 
 from __future__ import annotations
@@ -168,13 +169,16 @@ def _cluster_setup(layout: PanelLayout, cluster):
 
 
 def _fe_params_not_nested(layout: PanelLayout, by_entity: bool, cluster, G) -> int:
-    """Fixed-effect parameters counted in K: all G + T - 1 minus those nested in the cluster."""
+    """Fixed-effect degrees of freedom counted in K (the fixest/reghdfe convention, as
+    ``robocarbon.empirics.fe``): all G_e + T - 1 levels, where a fixed effect nested in the
+    cluster counts as one (with city effects and city clusters: T)."""
+    total = layout.n_entity + layout.n_time - 1
     if by_entity:
-        return layout.n_time - 1
-    # entity effects nested in the cluster when every entity lies in one cluster
-    pairs = np.unique(layout.entity * G + cluster)
-    nested = pairs.shape[0] == layout.n_entity
-    return (layout.n_time - 1) if nested else (layout.n_entity + layout.n_time - 1)
+        return total - layout.n_entity + 1
+    nested_e = np.unique(layout.entity * G + cluster).shape[0] == layout.n_entity
+    nested_t = np.unique(layout.time * G + cluster).shape[0] == layout.n_time
+    return (total - (layout.n_entity - 1 if nested_e else 0)
+            - (layout.n_time - 1 if nested_t else 0))
 
 
 def twfe_cluster(
@@ -215,7 +219,8 @@ def twfe_cluster(
 
         V = (n-1)/(n-K) * G/(G-1) * (~X'~X)^-1 [sum_g S_g S_g'] (~X'~X)^-1,  S_g = sum_{i in g} ~x_it e_it,
 
-    where K = k + the fixed-effect parameters not nested in the cluster.
+    where K = k + the fixed-effect degrees of freedom not nested in the cluster (k + T for city
+    effects with city clusters).
     """
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)

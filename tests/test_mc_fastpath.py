@@ -1,0 +1,153 @@
+"""The Monte Carlo fast paths equal the general estimators (to 1e-10) and exact identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robocarbon.empirics import fe
+from robocarbon.empirics.errors import InputError
+from robocarbon.simulate import estimators as E
+from robocarbon.simulate.fastpath import (
+    iv2sls_cluster,
+    leave_one_out_mean,
+    panel_layout,
+    twfe_cluster,
+)
+
+TOL = 1e-10
+
+
+def _panel(seed=0, G=30, T=7, drop=0, shuffle=False):
+    rng = np.random.default_rng(seed)
+    ent = np.repeat(np.arange(G), T)
+    tim = np.tile(np.arange(T), G)
+    a, lam = rng.normal(size=G), rng.normal(size=T)
+    z = rng.normal(size=G * T) + 0.5 * a[ent]
+    u = rng.normal(size=G * T)
+    x = 0.8 * z + a[ent] + lam[tim] + 0.5 * u + rng.normal(size=G * T)
+    w1, w2 = rng.normal(size=G * T), rng.gamma(2.0, size=G * T) + 0.1 * tim
+    y = -0.3 * x + 0.4 * w1 - 0.2 * w2 + 2 * a[ent] + lam[tim] + u
+    df = pd.DataFrame({"city": ent, "year": 2000 + tim, "prov": ent // 5, "y": y, "x": x,
+                       "w1": w1, "w2": w2, "z": z})
+    if drop:
+        df = df.drop(index=rng.choice(len(df), size=drop, replace=False))
+    if shuffle:
+        df = df.sample(frac=1.0, random_state=seed)
+    return df.reset_index(drop=True)
+
+
+def _codes(s):
+    return np.unique(s.to_numpy(), return_inverse=True)[1].astype(np.int64).ravel()
+
+
+@pytest.mark.parametrize("case", ["grid", "shuffled", "unbalanced"])
+def test_twfe_fast_equals_general_fit(case):
+    df = _panel(seed=3, drop=17 if case == "unbalanced" else 0, shuffle=case == "shuffled")
+    e, t = _codes(df["city"]), _codes(df["year"])
+    assert panel_layout(e, t).kind == {"grid": "grid", "shuffled": "balanced",
+                                       "unbalanced": "unbalanced"}[case]
+    fast = twfe_cluster(df["y"], df[["x", "w1", "w2"]].to_numpy(), e, t, names=["x", "w1", "w2"])
+    gen = fe.fit("y ~ x + w1 + w2 | city + year", df, entity="city", time="year", cluster="city")
+    assert fast.terms == gen.terms
+    np.testing.assert_allclose(fast.params, gen.params, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(fast.cov, gen.cov, rtol=TOL, atol=TOL * 1e-2)
+    assert fast.df_resid == gen.df_resid
+    tf, tg = fast.tidy(), gen.tidy()
+    for col in ("p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(tf[col], tg[col], rtol=1e-9, atol=1e-12)
+    # B's numpy fast entry agrees too
+    beta, se = fe.twfe_fast(df["y"].to_numpy(), df[["x", "w1", "w2"]].to_numpy(), e, t)
+    np.testing.assert_allclose(fast.params, beta, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(fast.std_errors.to_numpy(), se, rtol=TOL, atol=TOL)
+
+
+def test_twfe_fast_other_cluster_equals_general_fit():
+    df = _panel(seed=4)
+    e, t, p = _codes(df["city"]), _codes(df["year"]), _codes(df["prov"])
+    fast = twfe_cluster(df["y"], df[["x", "w1"]].to_numpy(), e, t, cluster=p, names=["x", "w1"])
+    gen = fe.fit("y ~ x + w1 | city + year", df, entity="city", time="year", cluster="prov")
+    np.testing.assert_allclose(fast.params, gen.params, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(fast.cov, gen.cov, rtol=TOL, atol=TOL * 1e-2)
+    assert fast.df_resid == gen.df_resid == 5
+
+
+def test_twfe_fast_is_dummy_variable_least_squares():
+    """Frisch-Waugh-Lovell: the within slope equals least squares with city and year dummies,
+    and the CR1 covariance equals the sandwich of the dummy regression's scores."""
+    df = _panel(seed=5, G=12, T=5, drop=6)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    X = df[["x", "w1"]].to_numpy()
+    D = np.column_stack([X, np.eye(e.max() + 1)[e], np.eye(t.max() + 1)[t][:, 1:]])
+    b, *_ = np.linalg.lstsq(D, df["y"].to_numpy(), rcond=None)
+    u = df["y"].to_numpy() - D @ b
+    fast = twfe_cluster(df["y"], X, e, t)
+    np.testing.assert_allclose(fast.params, b[:2], rtol=TOL, atol=TOL)
+    n, G, T = len(df), e.max() + 1, t.max() + 1
+    XtXi = np.linalg.inv(D.T @ D)
+    S = np.zeros((G, D.shape[1]))
+    np.add.at(S, e, D * u[:, None])
+    V = XtXi @ (S.T @ S) @ XtXi * (n - 1) / (n - (2 + T)) * G / (G - 1)
+    np.testing.assert_allclose(fast.cov, V[:2, :2], rtol=1e-8)
+
+
+def test_iv_fast_equals_general_fit():
+    df = _panel(seed=6)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    fast = iv2sls_cluster(df["y"], df[["w1", "w2"]].to_numpy(), df["x"], df["z"], e, t,
+                          exog_names=["w1", "w2"], endog_names=["x"], instrument_names=["z"])
+    gen = fe.fit("y ~ w1 + w2 | city + year | x ~ z", df, entity="city", time="year",
+                 cluster="city")
+    order = [gen.terms.index(term) for term in fast.terms]
+    np.testing.assert_allclose(fast.params, gen.params[order], rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(fast.cov, gen.cov[np.ix_(order, order)], rtol=TOL, atol=TOL * 1e-2)
+    # the first-stage F with one instrument is the squared cluster-robust t of z
+    fs = fe.fit("x ~ z + w1 + w2 | city + year", df, entity="city", time="year", cluster="city")
+    t_z = fs.params[fs.terms.index("z")] / fs.std_errors["z"]
+    assert fast.diagnostics["first_stage_f"]["x"] == pytest.approx(t_z**2, rel=1e-10)
+
+
+def test_iv_with_instrument_equal_to_regressor_is_ols():
+    df = _panel(seed=7)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    ivr = iv2sls_cluster(df["y"], df[["w1"]].to_numpy(), df["x"], df["x"], e, t,
+                         exog_names=["w1"], endog_names=["x"])
+    ols = twfe_cluster(df["y"], df[["x", "w1"]].to_numpy(), e, t, names=["x", "w1"])
+    np.testing.assert_allclose(ivr.params, ols.params, rtol=TOL)
+    np.testing.assert_allclose(ivr.cov, ols.cov, rtol=1e-9)
+
+
+def test_leave_one_out_mean_by_hand():
+    x = np.array([1.0, 2.0, 4.0, 10.0, 3.0, 5.0])
+    g = np.array([0, 0, 0, 1, 0, 0])
+    t = np.array([0, 0, 0, 0, 1, 1])
+    out = leave_one_out_mean(x, g, t)
+    np.testing.assert_allclose(out[:3], [3.0, 2.5, 1.5])
+    assert np.isnan(out[3])
+    np.testing.assert_allclose(out[4:], [5.0, 3.0])
+
+
+def test_collinear_regressor_is_named():
+    df = _panel(seed=8)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    X = np.column_stack([df["x"], df["w1"], df["x"] + 2 * df["w1"]])
+    with pytest.raises(InputError, match="bad"):
+        twfe_cluster(df["y"], X, e, t, names=["x", "w1", "bad"])
+    with pytest.raises(InputError, match="tconst"):
+        twfe_cluster(df["y"], np.column_stack([df["x"], t * 1.0]), e, t, names=["x", "tconst"])
+
+
+def test_registry_fast_paths_equal_general_on_paper_draw():
+    design = pytest.importorskip("robocarbon.simulate.design")
+    d = design.get_design("paper", n_cities=60, first_year=2010, last_year=2015)
+    draw = d.draw(np.random.default_rng(42))
+    a, b = E.twfe(draw), E.twfe_general(draw)
+    assert a.terms == b.terms and a.terms[0] == "robot"
+    np.testing.assert_allclose(a.params, b.params, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=TOL, atol=TOL * 1e-2)
+    a, b = E.iv(draw), E.iv_general(draw)
+    order = [b.terms.index(term) for term in a.terms]
+    np.testing.assert_allclose(a.params, b.params[order], rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(a.cov, b.cov[np.ix_(order, order)], rtol=TOL, atol=TOL * 1e-2)
+    assert a.nobs == b.nobs and a.nobs_dropped == len(draw.panel) - a.nobs
