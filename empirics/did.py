@@ -230,6 +230,21 @@ def _dcdh_from_panel(panel: DidPanel, beta_fe: float | None) -> dict:
 
 
 # ------------------------------------------------------------------------- event study
+def _collinear_columns(panel: DidPanel, R: np.ndarray, rtol: float = 1e-10) -> list[int]:
+    """Columns of ``R`` that are linear combinations of earlier-ranked ones after absorbing the
+    fixed effects (pivoted QR; later event times are preferred for removal on ties)."""
+    from scipy import linalg as sla
+
+    M, _ = demean(np.column_stack([R, panel.X]) if panel.X.shape[1] else R,
+                  [panel.entity_codes, panel.time_codes])
+    norms = np.linalg.norm(M, axis=0)
+    norms[norms == 0] = 1.0
+    _, Rq, piv = sla.qr(M / norms, mode="economic", pivoting=True)
+    d = np.abs(np.diag(Rq))
+    rank = int(np.sum(d > rtol * d[0])) if d.size else 0
+    return sorted(int(j) for j in piv[rank:] if j < R.shape[1])
+
+
 def event_term(e: int) -> str:
     """The name of the event-time term: ``e-2``, ``e+0``, ``e+3``."""
     return f"e{int(e):+d}"
@@ -320,13 +335,19 @@ def event_study(
     except InputError:
         if has_never:
             raise
-        # no never-treated: the linear trend in event time is not identified; omit the earliest lead
+        # no never-treated: event-time effects are identified only up to a linear trend (and the
+        # last periods, when everybody is treated, not at all). Omit the earliest lead, then any
+        # event time still collinear with the fixed effects, and report them.
         leads_e = [e for e in all_e if e < 0]
-        if not leads_e:
-            raise
-        omitted.append(min(leads_e))
-        all_e = [e for e in all_e if e != min(leads_e)]
+        if leads_e:
+            omitted.append(min(leads_e))
+            all_e = [e for e in all_e if e != min(leads_e)]
         R, names = build(all_e)
+        dep = _collinear_columns(panel, R)
+        if dep:
+            omitted.extend(all_e[j] for j in dep)
+            all_e = [e for j, e in enumerate(all_e) if j not in dep]
+            R, names = build(all_e)
         fit = _fe_regression(panel, R, names)
     res = Result(
         terms=fit["names"], params=fit["beta"], cov=fit["cov"], nobs=panel.nobs,

@@ -100,6 +100,9 @@ def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, con
         out["event"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
                         "ref": ref, "result": r.to_dict()}
     if "bacon" in methods:
+        if controls and tuple(methods) == ("bacon",):
+            raise InputError("the Goodman-Bacon decomposition is implemented without controls only; "
+                             "drop --controls (with --method all it is run without them)")
         r = bacon_decomposition(df, **kw)
         results["bacon"] = r
         d = r.to_dict()["diagnostics"]
