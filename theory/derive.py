@@ -47,14 +47,16 @@ def _tidy_coef(c):
     c = sp.sympify(c)
     cands = [sp.expand(c), sp.expand(P.unit_measure(c)), sp.expand(c.xreplace({P.s_r: 1 - P.s_l}))]
     cands += [sp.factor_terms(z) for z in cands]
+    if any(isinstance(t, sp.Pow) and t.exp.is_negative for t in sp.preorder_traversal(c)):
+        cands += [sp.factor_terms(sp.cancel(P.unit_measure(c)))]
     return min(cands, key=lambda z: (sp.count_ops(z), len(str(z))))
 
 
-def tidy(expr):
-    """Collect on logs and integrals and write each coefficient in its shortest form, using the
-    unit length of the task interval (``s_r + s_l = 1``)."""
+def tidy(expr, extra=()):
+    """Collect on logs and integrals (and the symbols ``extra``) and write each coefficient in
+    its shortest form, using the unit length of the task interval (``s_r + s_l = 1``)."""
     expr = sp.expand(sp.sympify(expr))
-    atoms = sorted(expr.atoms(sp.log, sp.Integral), key=str)
+    atoms = sorted(expr.atoms(sp.log, sp.Integral), key=str) + [a_ for a_ in extra if expr.has(a_)]
     if not atoms:
         return _tidy_coef(expr)
     parts = sp.collect(expr, atoms, evaluate=False)
