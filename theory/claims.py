@@ -25,7 +25,7 @@ from . import primitives as P
 from .derive import derivation, is_zero, tidy
 from .primitives import PAPER, Primitives, to_paper
 
-__all__ = ["check_claims", "energy_regimes", "automation_margin", "CLAIM_IDS", "eta", "robot"]
+__all__ = ["check_claims", "energy_regimes", "automation_margin", "level_slope", "CLAIM_IDS", "eta", "robot"]
 
 eta = sp.Symbol("eta", positive=True)       # price elasticity of energy supply
 lnP0 = sp.Symbol("lnP_0", real=True)        # log level of the energy supply curve
@@ -105,6 +105,13 @@ def automation_margin(prim: Primitives = PAPER) -> dict:
     return {"dlnY_dI": dI, "dln_indco_dI": tidy(-dI), "cost_gap": gap,
             "equal": is_zero(dI - gap),
             "cross": tidy(sp.diff(P.to_paper(d["elasticity_indco_M"]), P.I))}
+
+
+@functools.lru_cache(maxsize=32)
+def level_slope(prim: Primitives = PAPER):
+    """d ln(indco)/d robot when robot = M / L_0 (penetration in levels, as in (18))."""
+    ln_indco = derivation(prim)["ln_indco"]
+    return sp.simplify(sp.diff(ln_indco.subs({P.M: robot * L0}), robot))
 
 
 @functools.lru_cache(maxsize=32)
@@ -227,8 +234,7 @@ def _claims(prim: Primitives):
         r"\frac{\partial \ln Y}{\partial I} = " + _lx(aut["dlnY_dI"]))
 
     # 9. logs versus levels
-    robot_map = {P.M: robot * L0}  # Bartik penetration: robots per base-year worker
-    dl = sp.simplify(sp.diff(ln_indco.subs(robot_map), robot))
+    dl = level_slope(prim)
     add("log_versus_level",
         "The estimating equation (18), linear in robot penetration with a constant coefficient b1, is the theory's robot effect.",
         "no" if dl.has(robot) else "yes",

@@ -1,0 +1,217 @@
+"""Vectorised numpy functions lambdified from the theory's sympy objects (never retyped).
+
+Every function here is built with :func:`sympy.lambdify` from an expression of
+:func:`robocarbon.theory.derive.derivation` or :mod:`robocarbon.theory.claims` for the paper's
+primitives, so the numbers the simulator uses are the expressions the tests verify. All inputs
+broadcast together (numpy rules); scalars in give a float out.
+
+``lnA`` is ``int_{N-1}^{I} ln gamma_m(x) dx + int_I^N ln gamma_L(x) dx`` (the log of A in (14)).
+Admissible parameters: ``alpha, beta > 0``, ``alpha + beta < 1``, ``N - 1 < I < N``, positive
+factor supplies; anything else raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from . import primitives as P
+from .claims import automation_margin, energy_regimes, eta, level_slope, lnM, lnPe, robot
+from .derive import derivation
+from .primitives import PAPER, to_paper
+
+__all__ = [
+    "log_output", "factor_shares", "log_carbon_intensity", "elasticity_indco_M", "log_tfp",
+    "gamma_0", "factor_prices", "log_energy_priced", "log_carbon_intensity_priced",
+    "elasticity_indco_I", "implied_robot_share", "REGIMES",
+]
+
+REGIMES = ("fixed_energy", "priced_energy", "elastic_energy")
+lnA_sym = sp.Symbol("lnA", real=True)
+log_gap = sp.Symbol("log_gamma_ratio", real=True)   # ln gamma_m(I) - ln gamma_L(I)
+
+_PAR = (P.alpha, P.beta, P.I, P.N)
+
+
+def _paper_expr(ex):
+    """An expression in the paper's symbols with ``int ln gamma`` replaced by ``lnA``."""
+    d = derivation(PAPER)
+    ex = sp.sympify(ex).xreplace({d["int_gamma_m"]: lnA_sym, d["int_gamma_L"]: 0})
+    return to_paper(ex)
+
+
+@functools.lru_cache(maxsize=None)
+def _fn(name: str):
+    d = derivation(PAPER)
+    reg = energy_regimes(PAPER)
+    aut = automation_margin(PAPER)
+    q = (P.K, P.L, P.M, P.E)
+    table = {
+        "log_output": (q + _PAR + (lnA_sym,), d["lnY"]),
+        "log_carbon_intensity": (q + _PAR + (lnA_sym,), d["ln_indco"]),
+        "log_tfp": (_PAR + (lnA_sym,), d["lnTFP"]),
+        "gamma_0": (_PAR, d["gamma_0"]),
+        "fixed_energy": (_PAR, reg["fixed_energy"]),
+        "priced_energy": (_PAR, reg["priced_energy"]),
+        "elastic_energy": (_PAR + (eta,), reg["elastic_energy"]),
+        "log_energy_priced": ((P.K, P.L, P.M, P.P_e) + _PAR + (lnA_sym,),
+                              reg["log_energy_priced"].xreplace({lnM: sp.log(P.M), lnPe: sp.log(P.P_e)})),
+        "log_intensity_priced": ((P.P_e,) + _PAR, reg["log_intensity_priced"].xreplace({lnPe: sp.log(P.P_e)})),
+        "dln_indco_dI": ((P.L, P.M) + _PAR + (log_gap,),
+                         aut["dln_indco_dI"].xreplace({sp.log(PAPER.gamma_m(P.I)): log_gap,
+                                                       sp.log(PAPER.gamma_L(P.I)): 0})),
+    }
+    b1 = sp.Symbol("b1", real=True)
+    robot_share = sp.solve(sp.Eq(b1, level_slope(PAPER)), P.beta)[0] * P.s_r
+    table["implied_robot_share"] = ((b1, robot), robot_share)
+    for key, share in d["shares"].items():
+        table[f"share_{key}"] = (_PAR, share)
+    for sym, key in ((P.R, "R"), (P.W, "W"), (P.P_m, "P_m"), (P.P_e, "P_e")):
+        table[f"price_{key}"] = ((P.Y,) + q + _PAR, d["factor_prices"][sym])
+    args, ex = table[name]
+    ex = _paper_expr(ex)
+    extra = ex.free_symbols - set(args)
+    if extra:  # pragma: no cover - guards against an expression the table did not foresee
+        raise RuntimeError(f"{name}: unexpected free symbols {extra}")
+    return sp.lambdify(args, ex, "numpy"), ex
+
+
+def expression(name: str) -> sp.Expr:
+    """The sympy expression behind a numeric function (for tests and reports)."""
+    return _fn(name)[1]
+
+
+def _check(alpha, beta, I, N, **pos):
+    alpha, beta, I, N = (np.asarray(v, dtype=float) for v in (alpha, beta, I, N))
+    if np.any(~(alpha > 0)) or np.any(~(beta > 0)) or np.any(~(alpha + beta < 1)):
+        raise ValueError("need alpha > 0, beta > 0 and alpha + beta < 1")
+    if np.any(~(I > N - 1)) or np.any(~(I < N)):
+        raise ValueError("need N - 1 < I < N (both robot and labour tasks present)")
+    for k, v in pos.items():
+        if v is not None and np.any(~(np.asarray(v, dtype=float) > 0)):
+            raise ValueError(f"{k} must be positive")
+
+
+def _out(val, *inputs):
+    shape = np.broadcast_shapes(*(np.shape(v) for v in inputs))
+    arr = np.broadcast_to(np.asarray(val, dtype=float), shape).copy() if shape else np.asarray(val, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def log_output(K, L, M, E, alpha, beta, I, N, lnA):
+    """ln Y of equation (13).
+
+    Notes
+    -----
+    ln Y = alpha ln K + beta(I-N+1) ln M + beta(N-I) ln L + (1-alpha-beta) ln E
+    - beta(I-N+1) ln(I-N+1) - beta(N-I) ln(N-I) + lnA.
+    """
+    _check(alpha, beta, I, N, K=K, L=L, M=M, E=E)
+    args = (K, L, M, E, alpha, beta, I, N, lnA)
+    return _out(_fn("log_output")[0](*args), *args)
+
+
+def log_carbon_intensity(K, L, M, E, alpha, beta, I, N, lnA):
+    """ln(indco) = ln(E/Y) of equation (17) with the derived gamma_0.
+
+    Notes
+    -----
+    ln indco = gamma_0 - lnA - beta(I-N+1) ln M - beta(N-I) ln L - alpha ln K + (alpha+beta) ln E,
+    gamma_0 = beta(I-N+1) ln(I-N+1) + beta(N-I) ln(N-I).
+    """
+    _check(alpha, beta, I, N, K=K, L=L, M=M, E=E)
+    args = (K, L, M, E, alpha, beta, I, N, lnA)
+    return _out(_fn("log_carbon_intensity")[0](*args), *args)
+
+
+def log_tfp(alpha, beta, I, N, lnA):
+    """ln TFP of equation (15)."""
+    _check(alpha, beta, I, N)
+    args = (alpha, beta, I, N, lnA)
+    return _out(_fn("log_tfp")[0](*args), *args)
+
+
+def gamma_0(alpha, beta, I, N):
+    """The derived constant gamma_0 of (17) (non-positive)."""
+    _check(alpha, beta, I, N)
+    args = (alpha, beta, I, N)
+    return _out(_fn("gamma_0")[0](*args), *args)
+
+
+def factor_shares(alpha, beta, I, N) -> dict:
+    """Factor shares (3)-(6): dict(capital, labour, robots, energy), each broadcast to the
+    common shape of the inputs; they sum to one."""
+    _check(alpha, beta, I, N)
+    args = (alpha, beta, I, N)
+    return {key: _out(_fn(f"share_{key}")[0](*args), *args)
+            for key in ("capital", "labour", "robots", "energy")}
+
+
+def factor_prices(Y, K, L, M, E, alpha, beta, I, N) -> dict:
+    """Equilibrium factor prices dict(R, W, P_m, P_e) from (3)-(6) (numeraire: price index)."""
+    _check(alpha, beta, I, N, Y=Y, K=K, L=L, M=M, E=E)
+    args = (Y, K, L, M, E, alpha, beta, I, N)
+    return {key: _out(_fn(f"price_{key}")[0](*args), *args) for key in ("R", "W", "P_m", "P_e")}
+
+
+def elasticity_indco_M(alpha, beta, I, N, regime="fixed_energy", supply_elasticity=None):
+    """d ln(indco) / d ln(M) under an energy regime.
+
+    Parameters
+    ----------
+    regime : {"fixed_energy", "priced_energy", "elastic_energy"}
+        Fixed energy supply (the paper's -beta(I-N+1)); energy chosen at a given price (zero);
+        energy supply with price elasticity ``supply_elasticity`` (-beta(I-N+1)/(1+(alpha+beta)eta)).
+    supply_elasticity : array_like, optional
+        eta > 0, required for ``"elastic_energy"``.
+    """
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {REGIMES}, not {regime!r}")
+    _check(alpha, beta, I, N)
+    args = (alpha, beta, I, N)
+    if regime == "elastic_energy":
+        if supply_elasticity is None:
+            raise ValueError("regime 'elastic_energy' needs supply_elasticity")
+        _check(alpha, beta, I, N, supply_elasticity=supply_elasticity)
+        args = args + (supply_elasticity,)
+    return _out(_fn(regime)[0](*args), *args)
+
+
+def log_energy_priced(K, L, M, P_e, alpha, beta, I, N, lnA):
+    """Optimal ln E when energy is bought at price P_e (P_e = dY/dE)."""
+    _check(alpha, beta, I, N, K=K, L=L, M=M, P_e=P_e)
+    args = (K, L, M, P_e, alpha, beta, I, N, lnA)
+    return _out(_fn("log_energy_priced")[0](*args), *args)
+
+
+def log_carbon_intensity_priced(P_e, alpha, beta, I, N):
+    """ln(E/Y) at optimal energy and price P_e: ln(1-alpha-beta) - ln P_e (no robot term)."""
+    _check(alpha, beta, I, N, P_e=P_e)
+    args = (P_e, alpha, beta, I, N)
+    return _out(_fn("log_intensity_priced")[0](*args), *args)
+
+
+def elasticity_indco_I(L, M, alpha, beta, I, N, log_gamma_ratio):
+    """d ln(indco) / dI (K, L, M, E fixed); ``log_gamma_ratio`` = ln gamma_m(I) - ln gamma_L(I).
+
+    Notes
+    -----
+    d ln indco/dI = -[ln(gamma_m(I)/gamma_L(I)) + beta ln(M/(I-N+1)) - beta ln(L/(N-I))]:
+    negative iff robots are cheaper than labour at the marginal task.
+    """
+    _check(alpha, beta, I, N, L=L, M=M)
+    args = (L, M, alpha, beta, I, N, log_gamma_ratio)
+    return _out(_fn("dln_indco_dI")[0](*args), *args)
+
+
+def implied_robot_share(b1, robot):
+    """beta(I-N+1) implied by a level coefficient b1 of (18) at penetration ``robot``.
+
+    Notes
+    -----
+    Solves b1 = d ln indco / d robot = -beta(I-N+1)/robot (claim log_versus_level) for
+    beta(I-N+1), i.e. -b1 * robot.
+    """
+    return _out(_fn("implied_robot_share")[0](b1, robot), b1, robot)
