@@ -54,8 +54,9 @@ def _fe_regression(panel: DidPanel, R: np.ndarray, names: Sequence[str]) -> dict
 
 def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
     """True when every group of ``inner`` lies within one group of ``outer``."""
-    pairs = np.unique(np.stack([inner, outer], axis=1), axis=0)
-    return np.unique(pairs[:, 0]).shape[0] == pairs.shape[0]
+    first = np.empty(int(inner.max()) + 1, dtype=outer.dtype)
+    first[inner] = outer
+    return bool(np.all(first[inner] == outer))
 
 
 def _panel_from(data, y, entity, time, adopt, controls, cluster, file) -> DidPanel:
@@ -205,22 +206,25 @@ def _dcdh_from_panel(panel: DidPanel, beta_fe: float | None) -> dict:
     wt = w[treated]
     n1 = int(treated.sum())
     # aggregate to cohort x period cells
-    cells = (
-        pd.DataFrame({"g": panel.adopt[treated], "t": panel.time[treated], "w": wt})
-        .groupby(["g", "t"], sort=True)["w"].agg(["sum", "size"]).reset_index()
-    )
+    gu, gi = np.unique(panel.adopt[treated], return_inverse=True)
+    tu, ti = np.unique(panel.time[treated], return_inverse=True)
+    cu, ci = np.unique(gi.ravel() * tu.shape[0] + ti.ravel(), return_inverse=True)
+    ci = ci.ravel()
+    csum = np.bincount(ci, weights=wt)
+    ccount = np.bincount(ci)
+    cg, ct = gu[cu // tu.shape[0]], tu[cu % tu.shape[0]]
     sd_w = float(np.sqrt(np.sum((n1 * wt - 1.0) ** 2) / n1))
     out = {
         "cells": [
-            {"group": time_value(r.g), "time": time_value(r.t), "weight": float(r["sum"]), "n_obs": int(r["size"])}
-            for _, r in cells.iterrows()
+            {"group": time_value(g), "time": time_value(t), "weight": float(w_), "n_obs": int(c)}
+            for g, t, w_, c in zip(cg, ct, csum, ccount)
         ],
         "n_treated_obs": n1,
         "n_negative": int(np.sum(wt < -1e-12)),
         "sum_negative": float(wt[wt < -1e-12].sum()),
         "sum_positive": float(wt[wt > 1e-12].sum()),
-        "n_negative_cells": int(np.sum(cells["sum"].to_numpy() < -1e-12)),
-        "n_cells": int(len(cells)),
+        "n_negative_cells": int(np.sum(csum < -1e-12)),
+        "n_cells": int(csum.shape[0]),
         "sd_weights": sd_w,
     }
     if beta_fe is not None:

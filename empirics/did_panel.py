@@ -188,37 +188,47 @@ def prepare_panel(
     a = np.where(np.isnan(a) | (a == 0), np.inf, a)
     if np.any(a == -np.inf):
         raise InputError("adoption time -inf", file=file, column=adopt, rows=_rows(a == -np.inf, df.index))
-    df = df.assign(_adopt=a)
+    idx = df.index.to_numpy()
+    ent_c, ent_u = pd.factorize(df[entity], sort=True)
+    tim_u, tim_c = np.unique(tvals, return_inverse=True)
+    tim_c = tim_c.ravel()
     # adoption time constant within entity
-    nun = df.groupby(entity, sort=False)["_adopt"].transform("nunique")
-    if (nun > 1).any():
+    first_a = np.empty(ent_u.shape[0])
+    first_a[ent_c[::-1]] = a[::-1]  # the first row's value of each entity
+    varies = ~((first_a[ent_c] == a) | (np.isinf(first_a[ent_c]) & np.isinf(a)))
+    if varies.any():
+        bad_ent = np.zeros(ent_u.shape[0], bool)
+        bad_ent[ent_c[varies]] = True
         raise InputError(
             "adoption time varies within an entity (it must be the entity's first treated period)",
-            file=file, column=adopt, rows=_rows(nun > 1, df.index),
+            file=file, column=adopt, rows=[int(i) + 1 for i in idx[bad_ent[ent_c]]],
         )
-    dup = df.duplicated([entity, time], keep="first")
-    if dup.any():
+    cell = ent_c.astype(np.int64) * tim_u.shape[0] + tim_c
+    order = np.argsort(cell, kind="stable")
+    dup_sorted = np.zeros(cell.shape[0], bool)
+    dup_sorted[1:] = cell[order][1:] == cell[order][:-1]
+    if dup_sorted.any():
+        dup_rows = np.sort(idx[order][dup_sorted])
         raise InputError(
-            f"duplicate ({entity}, {time}) pairs", file=file, column=time, rows=_rows(dup, df.index)
+            f"duplicate ({entity}, {time}) pairs", file=file, column=time, rows=[int(i) + 1 for i in dup_rows]
         )
-    df = df.sort_values([entity, time], kind="mergesort")
-    ent_u, ent_c = np.unique(df[entity].to_numpy(), return_inverse=True)
-    tim_u, tim_c = np.unique(df[time].to_numpy(dtype=float), return_inverse=True)
-    _, clu_c = np.unique(df[cluster].to_numpy(), return_inverse=True)
-    tv = df[time].to_numpy(dtype=float)
-    av = df["_adopt"].to_numpy(dtype=float)
+    df = df.iloc[order]
+    ent_c, tim_c, a, tv = ent_c[order], tim_c[order], a[order], tvals[order]
+    clu_c, _ = pd.factorize(df[cluster], sort=True)
+    ent_u = np.asarray(ent_u)
+    av = a
     return DidPanel(
         y=df[y].to_numpy(dtype=float),
         X=df[list(controls)].to_numpy(dtype=float).reshape(len(df), len(controls)),
         controls=controls,
-        entity_codes=ent_c.astype(np.int64).ravel(),
-        time_codes=tim_c.astype(np.int64).ravel(),
+        entity_codes=np.asarray(ent_c, dtype=np.int64),
+        time_codes=np.asarray(tim_c, dtype=np.int64),
         entities=ent_u,
         times=tim_u,
         time=tv,
         adopt=av,
         D=(tv >= av).astype(float),
-        cluster_codes=clu_c.astype(np.int64).ravel(),
+        cluster_codes=np.asarray(clu_c, dtype=np.int64),
         cluster_name=cluster,
         names={"y": y, "entity": entity, "time": time, "adopt": adopt},
         dropped=dropped,
