@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import sympy
-from sympy.printing.mathml import mathml as _sympy_mathml
+from sympy.printing.mathml import MathMLPresentationPrinter
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 
@@ -81,6 +81,56 @@ def _rewrite_noncore(elem: ET.Element) -> None:
         raise ValueError("unexpected prefixed element")
 
 
+class _Printer(MathMLPresentationPrinter):
+    """sympy's presentation printer with readable function names, piecewise cases and ln."""
+
+    def _print_Function(self, e):
+        name = self.mathml_tag(e)
+        if isinstance(e, sympy.core.function.AppliedUndef):
+            name = e.func.__name__  # keep the case: gamma_L, not gamma_l
+        if name == "log":
+            head = self.dom.createElement("mi")
+            head.appendChild(self.dom.createTextNode("ln"))
+        elif name in ("exp",):
+            return super()._print_Function(e)
+        else:
+            # a Symbol of the same name gets greek letters and subscripts (gamma_m -> γ_m)
+            head = self._print(sympy.Symbol(name))
+        mrow = self.dom.createElement("mrow")
+        mrow.appendChild(head)
+        mrow.appendChild(self._paren_comma_separated(*e.args))
+        return mrow
+
+    def _print_Piecewise(self, e):
+        mrow = self.dom.createElement("mrow")
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        mrow.appendChild(brace)
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left left")
+        for expr, cond in e.args:
+            tr = self.dom.createElement("mtr")
+            td1 = self.dom.createElement("mtd")
+            td1.appendChild(self._print(expr))
+            td2 = self.dom.createElement("mtd")
+            inner = self.dom.createElement("mrow")
+            txt = self.dom.createElement("mtext")
+            txt.appendChild(self.dom.createTextNode("otherwise" if cond == sympy.true else "if\u2003"))
+            inner.appendChild(txt)
+            if cond != sympy.true:
+                inner.appendChild(self._print(cond))
+            td2.appendChild(inner)
+            tr.appendChild(td1)
+            tr.appendChild(td2)
+            table.appendChild(tr)
+        mrow.appendChild(table)
+        return mrow
+
+
+def _sympy_mathml(expr: Any, printer: str = "presentation") -> str:
+    return _Printer({"ln_notation": True}).doprint(expr)
+
+
 def to_mathml(expr: Any, *, display: str = "block", label: str | None = None) -> str:
     """Presentation MathML for a sympy object, wrapped in ``<math>``.
 
@@ -108,7 +158,12 @@ def to_mathml(expr: Any, *, display: str = "block", label: str | None = None) ->
     if display not in ("block", "inline"):
         raise ValueError(f"display must be 'block' or 'inline', got {display!r}")
     expr = sympy.sympify(expr)
-    body = _sympy_mathml(expr, printer="presentation")
+    if isinstance(expr, sympy.Tuple):  # a list of equations: one line, comma separated
+        body = '<mo separator="true">,</mo><mspace width="1em"></mspace>'.join(
+            _sympy_mathml(e) for e in expr.args)
+        body = f"<mrow>{body}</mrow>"
+    else:
+        body = _sympy_mathml(expr, printer="presentation")
     body = _fix_text_nodes(_entities_to_chars(body))
     root = ET.fromstring(f'<math xmlns="{MATHML_NS}">{body}</math>')
     # ElementTree attaches the namespace to every tag; strip it for the HTML serialisation

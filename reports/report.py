@@ -211,6 +211,90 @@ def section_data(d: Mapping[str, Any], ctx: Context) -> Section:
     return s
 
 
+# ---------------------------------------------------------------------------- theory
+def compute_theory(ctx: Context) -> dict[str, Any]:
+    ledger = _import("robocarbon.theory.ledger", "the theory ledger")
+    claims = _import("robocarbon.theory.claims", "the theory claims")
+    out = {"ledger": ledger.build_ledger(), "exprs": ledger.equation_exprs(),
+           "claims": claims.check_claims(), "derivation_md": None}
+    try:
+        render = __import__("robocarbon.theory.render", fromlist=["derivation_markdown"])
+        out["derivation_md"] = render.derivation_markdown()
+    except ImportError:
+        out["derivation_md"] = None
+    return out
+
+
+_DOLLAR = re.compile(r"\$([^$]+)\$")
+
+
+def _note_html(text: str) -> str:
+    """A ledger note: plain text with inline LaTeX fragments shown as code."""
+    parts = []
+    last = 0
+    for m in _DOLLAR.finditer(text):
+        parts.append(_html.escape(text[last:m.start()]))
+        parts.append(f'<code class="tex">{_html.escape(m.group(1))}</code>')
+        last = m.end()
+    parts.append(_html.escape(text[last:]))
+    return "".join(parts)
+
+
+def section_theory(d: Mapping[str, Any], ctx: Context) -> Section:
+    s = Section("theory", "Theory: the paper's equations (1)-(17) re-derived")
+    led = d["ledger"]
+    exprs = d["exprs"]
+    counts = pd.Series([e["status"] for e in led]).value_counts()
+    s.p(
+        "Each printed equation of section 2 was transcribed and compared with the expression "
+        "derived from the model's primitives with sympy. Of the "
+        f"{len(led)} equations, " + ", ".join(f"{int(n)} are {k}" for k, n in counts.items()) + ". "
+        "The equations below are rendered from the same sympy objects the theory tests verify."
+    )
+    frame = pd.DataFrame([{"eq": f"({e['id']})", "title": e["title"], "status": e["status"],
+                           "method": e.get("method", "")} for e in led])
+    s.table(T.frame_table("theory_ledger", "Ledger of the printed equations", frame))
+    for e in led:
+        printed, derived = exprs[e["id"]]
+        eid = e["id"]
+        same = printed == derived
+        html = [f'<h3 id="eq-{e["id"]}">({_html.escape(e["id"])}) {_html.escape(e["title"])} '
+                f'<span class="status">[{_html.escape(e["status"])}]</span></h3>']
+        md = [f"### ({e['id']}) {e['title']} [{e['status']}]", ""]
+        if same:
+            html.append('<div class="equation"><span class="eqno">printed = derived</span>'
+                        + to_mathml(printed, label=f"equation ({eid})") + "</div>")
+            md.append(f"$$ {to_latex(printed)} $$")
+        else:
+            html.append('<div class="equation"><span class="eqno">printed</span>'
+                        + to_mathml(printed, label=f"equation ({eid}) as printed") + "</div>")
+            html.append('<div class="equation"><span class="eqno">derived</span>'
+                        + to_mathml(derived, label=f"equation ({eid}) as derived") + "</div>")
+            md += [f"Printed: $$ {to_latex(printed)} $$", "", f"Derived: $$ {to_latex(derived)} $$"]
+        html.append(f'<p class="note">{_note_html(e["note"])}</p>')
+        md += ["", e["note"], ""]
+        s.raw("\n".join(html), "\n".join(md))
+    # claims
+    s.blocks.append(Block("html", "<h3>Claims of the theory</h3>", "### Claims of the theory\n"))
+    cl = pd.DataFrame([{"claim": c["id"], "holds": c["holds"], "statement": c["statement"]} for c in d["claims"]])
+    s.table(T.frame_table("theory_claims", "The paper's comparative statics, checked", cl))
+    for c in d["claims"]:
+        html = (f'<div class="verdict"><p><strong>{_html.escape(c["id"])}</strong> '
+                f'(holds: {_html.escape(c["holds"])}): {_html.escape(c["statement"])}</p>'
+                f'<p>{_note_html(c["conditions"])}</p>'
+                f'<details><summary>derivation (LaTeX)</summary><pre>{_html.escape(c["derivation"])}</pre></details></div>')
+        md = (f"- **{c['id']}** (holds: {c['holds']}): {c['statement']} {c['conditions']} "
+              f"$ {c['derivation']} $")
+        s.raw(html, md)
+    if d["derivation_md"]:
+        s.raw('<p class="files">The full literate derivation (Markdown with LaTeX) is in derivation.md.</p>',
+              "The full literate derivation follows.\n\n" + d["derivation_md"])
+    s.values.update(statuses={e["id"]: e["status"] for e in led},
+                    claims={c["id"]: c["holds"] for c in d["claims"]},
+                    claims_conditions={c["id"]: c["conditions"] for c in d["claims"]})
+    return s
+
+
 # ---------------------------------------------------------------------------- table 1
 def compute_table1(ctx: Context) -> dict[str, Any]:
     p = ctx.panel
@@ -645,6 +729,7 @@ class Spec:
 
 
 SECTIONS: list[Spec] = [
+    Spec("theory", "Theory: the paper's equations (1)-(17) re-derived", compute_theory, section_theory),
     Spec("data", "Data and design", compute_data, section_data),
     Spec("table1", "Table 1: descriptive statistics", compute_table1, section_table1),
     Spec("table2", "Table 2: baseline two-way fixed effects and lags 1-5", compute_table2, section_table2),
