@@ -173,3 +173,20 @@ def test_cli_bad_input_exit_2_and_no_output(tmp_path, capsys):
     rc = main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
                "--method", "bacon", "--controls", "x", "--json", str(out)])
     assert rc == 2 and not out.exists()
+
+
+def test_cs_cluster_option():
+    df = panel(n_per=10, seed=4)
+    df["state"] = df["id"] // 3
+    a = callaway_santanna(df, bootstrap=False, **KW)
+    b = callaway_santanna(df, bootstrap=False, cluster="id", **KW)
+    c = callaway_santanna(df, bootstrap=False, cluster="state", **KW)
+    assert np.allclose(a.std_errors, b.std_errors, rtol=1e-12)
+    assert np.allclose(a.params, c.params) and not np.allclose(a.std_errors, c.std_errors)
+    assert c.diagnostics["n_clusters"] == df["state"].nunique()
+    # the clustered covariance is the sum over clusters of the summed influence functions
+    boot = callaway_santanna(df, cluster="state", n_boot=999, seed=2, **KW)
+    assert np.allclose(boot.std_errors, c.std_errors, rtol=0.25)
+    df.loc[df.index[0], "state"] = 99  # varies within entity 0
+    with pytest.raises(InputError, match="vary over time"):
+        callaway_santanna(df, cluster="state", **KW)

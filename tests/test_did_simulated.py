@@ -225,3 +225,25 @@ def test_bacon_weighted_sum_equals_twfe(sizes, adopts, seed):
     w = np.array([r["weight"] for r in res.diagnostics["comparisons"]])
     assert np.all(w >= -1e-12) and w.sum() == pytest.approx(1.0, abs=1e-12)
     assert res.diagnostics["weighted_sum"] == pytest.approx(float(res.params[0]), abs=1e-9)
+
+
+def test_dcdh_sigma_fe_is_attained_by_the_least_dispersed_effects():
+    # dCDH (2020) Corollary 1: the cell effects Delta = c (W - 1) (W = N1 w, mean 1) have mean 0
+    # over the treated cells, give beta_fe = c var(W), and have the smallest dispersion compatible
+    # with that beta_fe: sd(Delta) = |beta_fe| / sd(W) = sigma_fe.
+    base = simulate(effect_homogeneous, n_per=10, cohorts=(3, 5, 7, 0))
+    w = dcdh_weights(base, entity="id", time="t", adopt="g")
+    n1 = w["n_treated_obs"]
+    cellw = {(c["group"], c["time"]): c["weight"] / c["n_obs"] for c in w["cells"]}
+    c = 0.7
+    df = base.copy()
+    treated = (df.g > 0) & (df.t >= df.g)
+    delta = np.array([c * (n1 * cellw[(g, t)] - 1.0) if d else 0.0
+                      for g, t, d in zip(df.g, df.t, treated)])
+    df["y"] = df["y"] - df["tau"] + delta
+    assert delta[treated].mean() == pytest.approx(0.0, abs=1e-12)
+    tw = twfe_did(df, **KW)
+    beta = float(tw.params[0])
+    assert beta == pytest.approx(c * w["sd_weights"] ** 2, rel=1e-9)
+    sigma_fe = tw.diagnostics["dcdh_weights"]["sigma_fe"]
+    assert sigma_fe == pytest.approx(np.sqrt(np.mean(delta[treated] ** 2)), rel=1e-9)
