@@ -50,7 +50,8 @@ s_r = sp.Symbol("s_r", positive=True)
 s_l = sp.Symbol("s_l", positive=True)
 MEASURES = {s_r: I - N + 1, s_l: N - I}
 # per-task quantities
-k, l, m, e = sp.symbols("k l m e", positive=True)
+# (named with their task argument so that e(x) is not read as Euler's number in LaTeX)
+k, l, m, e = sp.symbols("k(x) l(x) m(x) e(x)", positive=True)
 y = sp.Function("y")
 p = sp.Function("p")
 gamma_m = sp.Function("gamma_m", positive=True)
