@@ -157,15 +157,17 @@ PARAMS: tuple[Param, ...] = (
       low=0.0),
     P("kappa", 0.13, "float", "d ln M / d robot: city robot services M = M0 exp(kappa robot)"),
     # Bartik
-    P("robot_level", 0.83, "float", "median industry robot density in first_year (robots per "
+    P("robot_level", 0.71, "float", "median industry robot density in first_year (robots per "
       "10,000 workers of the industry, before the city's manufacturing share)", low=0.0,
       group="calibration"),
     P("robot_growth", 0.24, "float", "mean annual log growth of industry robot densities",
       group="calibration"),
-    P("robot_growth_sd", 0.07, "float", "SD across industries of the annual log growth",
+    P("robot_growth_sd", 0.05, "float", "SD across industries of the annual log growth",
       low=0.0, group="calibration"),
     P("industry_sd", 0.8, "float", "SD across industries of log robot density", low=0.0,
       group="calibration"),
+    P("industry_seed", 2004, "int", "seed of the industries' robot levels and growth rates, "
+      "held fixed across draws; -1 redraws them in every draw", low=-1, group="data"),
     P("industry_noise", 0.05, "float", "SD of AR(1) shocks to industry log robot densities",
       low=0.0, group="calibration"),
     P("manuf_logit_mean", -0.7, "float", "mean logit of the city's base-year share of employment "
@@ -180,19 +182,19 @@ PARAMS: tuple[Param, ...] = (
     P("indco_level", 1.71, "float", "ln indco of a city of average size in first_year with no "
       "robots and average productivity (calibrates the mean of Table 1)",
       group="calibration"),
-    P("indco_city_sd", 0.40, "float", "SD of the city level of ln indco", low=0.0,
+    P("indco_city_sd", 0.34, "float", "SD of the city level of ln indco", low=0.0,
       group="calibration"),
     P("indco_city_skew", 0.4, "float", "log-SD of the lognormal city level (right skew)",
       low=0.0, group="calibration"),
     P("indco_trend", -0.55, "float", "change of ln indco over the sample from productivity growth",
       group="calibration"),
-    P("sigma_A", 0.25, "float", "SD of AR(1) shocks to ln A (the TWFE residual)", low=0.0,
+    P("sigma_A", 0.31, "float", "SD of AR(1) shocks to ln A (the TWFE residual)", low=0.0,
       group="calibration"),
-    P("rho_A", 0.8, "float", "AR(1) coefficient of ln A shocks", low=-0.99, high=0.99,
+    P("rho_A", 0.92, "float", "AR(1) coefficient of ln A shocks", low=-0.99, high=0.99,
       group="calibration"),
     P("sigma_factors", 0.03, "float", "SD of shocks to ln K, ln L and the energy supply",
       low=0.0, group="calibration"),
-    P("ctrl_effect", 0.08, "float", "SD of the controls' contribution to ln A", low=0.0,
+    P("ctrl_effect", 0.12, "float", "SD of the controls' contribution to ln A", low=0.0,
       group="calibration"),
     P("light_noise", 0.05, "float", "SD of log nightlight noise around log CO2", low=0.0,
       group="calibration"),
@@ -345,8 +347,11 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                                   + p["manuf_logit_sd"] * manuf_z)))
     shares = manuf[:, None] * mix
     ri = R["industry"]
-    ln_dens0 = np.log(p["robot_level"]) + p["industry_sd"] * ri.standard_normal(J)
-    growth = p["robot_growth"] + p["robot_growth_sd"] * ri.standard_normal(J)
+    # the industries' robot levels and growth rates: fixed by industry_seed (the design conditions
+    # on one set of industry paths, like the IFR data), or redrawn each time (industry_seed < 0)
+    rfix = ri if p["industry_seed"] < 0 else np.random.default_rng(p["industry_seed"])
+    ln_dens0 = np.log(p["robot_level"]) + p["industry_sd"] * rfix.standard_normal(J)
+    growth = p["robot_growth"] + p["robot_growth_sd"] * rfix.standard_normal(J)
     ln_dens = (ln_dens0[:, None] + growth[:, None] * (years_all - first)[None, :]
                + p["industry_noise"] * _ar1(ri, (J, TT), 0.8))
     shocks = np.exp(ln_dens)  # industry x year robots per worker of the base year
