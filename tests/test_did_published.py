@@ -123,3 +123,27 @@ def test_math_reform_adoption_column_matches_treatment_dummy(math_reform):
     a = data["reformyr_math"].to_numpy(dtype=float)
     built = np.where(np.isnan(a), 0.0, (data["class"].to_numpy() >= a).astype(float))
     assert np.array_equal(built, data["reform_math"].to_numpy(dtype=float))
+
+
+def test_mpdta_twfe_and_event_study_against_frozen_r(mpdta):
+    from robocarbon.empirics.did import event_study
+
+    data, _ = mpdta
+    ref = _ref("twfe_mpdta.json")
+    n = ref["nobs"]
+    kw = dict(y="lemp", entity="countyreal", time="year", adopt="first.treat")
+    tw = twfe_did(data, **kw)
+    es = event_study(data, **kw)  # ref -1, every observed event time, nothing to bin
+    T = 5
+
+    def to_r(se, k_ours, k_r):  # same CR1 meat, different K in (n-1)/(n-K)
+        return se * np.sqrt((n - k_ours) / (n - k_r))
+
+    assert tw.params[0] == pytest.approx(ref["twfe"]["D"]["estimate"], abs=1e-9)
+    assert to_r(tw.std_errors["D"], 1 + T - 1, ref["n_coef_lm_twfe"]) == pytest.approx(
+        ref["twfe"]["D"]["se"], rel=1e-7)
+    k_es = len(es.terms) + T - 1
+    for e, row in ref["event"].items():
+        term = f"e{int(e):+d}"
+        assert es.coefficients[term] == pytest.approx(row["estimate"], abs=1e-9)
+        assert to_r(es.std_errors[term], k_es, ref["n_coef_lm_event"]) == pytest.approx(row["se"], rel=1e-7)
