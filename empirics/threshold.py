@@ -222,8 +222,13 @@ class ThresholdPanel:
             P[:, :, None] * xs[:, None, :] + xs[:, :, None] * P[:, None, :] + outer_xx
         ) * invT[:, None, None]
         self._zz = _cum0(incr)  # (n+1, kx, kx)
-        self._W0 = _cum0(self.Q0[self.qs][:, :, None] * xs[:, None, :])  # (n+1, p0, kx)
+        self.Q0s = self.Q0[self.qs]
+        self._W0 = _cum0(self.Q0s[:, :, None] * xs[:, None, :])  # (n+1, p0, kx)
         self._xs = xs
+        self.ent_s = es
+        self.pos_s = (np.arange(n) - self.starts[self.entity])[self.qs]
+        # the outcome off the base, in q-sorted row order (the engine's working order)
+        self.Ys = self.Y[self.qs]
 
     # -------------------------------------------------------------- helpers
     def demean_entity(self, M: np.ndarray) -> np.ndarray:
@@ -247,6 +252,20 @@ class ThresholdPanel:
         d[self.qs[:cut]] = 1.0
         return self.x * d[:, None]
 
+    def _fixed_basis(self, cuts: Sequence[int]) -> np.ndarray:
+        """Orthonormal basis (q-sorted rows) of the entity-demeaned blocks x 1(q <= g_f) for the
+        fixed thresholds, orthogonal to the base."""
+        n, kx = self.n, self.kx
+        cols = []
+        for c in sorted(int(v) for v in cuts):
+            blk = self._xs * (np.arange(n) < c)[:, None]
+            for k in range(kx):
+                sums = np.bincount(self.ent_s, weights=blk[:, k], minlength=self.N)
+                cols.append(blk[:, k] - (sums / self.Ti)[self.ent_s])
+        XF = self._project(np.column_stack(cols), self.Q0s)
+        names = [f"{nm}*1(q<=g{j + 1})" for j in range(len(cuts)) for nm in self.x_names]
+        return _orthonormal(XF, names)
+
     # -------------------------------------------------------------- the search
     def stage(
         self,
@@ -255,29 +274,27 @@ class ThresholdPanel:
         cand_cuts: np.ndarray,
         nmin: int,
     ) -> _Stage:
-        """RSS of every candidate threshold given fixed thresholds, for every column of Y.
+        """RSS of every candidate threshold given fixed thresholds, for every row of Y.
 
-        ``Y`` (n x B) must already be projected off the entity effects and the base. A candidate
+        ``Y`` (B x n: one outcome per row, observations in q-sorted order, see ``Ys``) must
+        already be projected off the entity effects and the base. A candidate
         cut m is allowed when every regime formed with the fixed cuts holds >= nmin
         observations; others get NaN.
         """
         n, kx = self.n, self.kx
         Y = np.asarray(Y, dtype=float)
         if Y.ndim == 1:
-            Y = Y[:, None]
+            Y = Y[None, :]
         fixed_cuts = sorted(int(c) for c in fixed_cuts)
         # basis of the fixed indicator blocks, orthogonal to the base
         if fixed_cuts:
-            XF = np.hstack([self.indicator_block(c) for c in fixed_cuts])
-            XF = self._project(self.demean_entity(XF), self.Q0)
-            names = [f"{nm}*1(q<=g{j + 1})" for j in range(len(fixed_cuts)) for nm in self.x_names]
-            QF = _orthonormal(XF, names)
-            Yf = self._project(Y, QF)
-            WF = _cum0(QF[self.qs][:, :, None] * self._xs[:, None, :])
+            QF = self._fixed_basis(fixed_cuts)
+            Yf = Y - (Y @ QF) @ QF.T
+            WF = _cum0(QF[:, :, None] * self._xs[:, None, :])
         else:
             Yf = Y
             WF = None
-        null_rss = np.einsum("ij,ij->j", Yf, Yf)
+        null_rss = np.einsum("bj,bj->b", Yf, Yf)
         cand_cuts = np.asarray(cand_cuts, dtype=np.int64)
         allowed = (cand_cuts >= nmin) & (n - cand_cuts >= nmin)
         for f in fixed_cuts:
@@ -287,11 +304,14 @@ class ThresholdPanel:
         if WF is not None:
             R -= np.einsum("gpk,gpl->gkl", WF[m], WF[m])
         # c_g = sum over the first m q-sorted observations of x_j Y_j  -> (G, B, kx)
-        Ys = Yf[self.qs]
-        if kx == 1:
-            C = _cum0(self._xs[:, 0:1] * Ys)[m][:, :, None]
-        else:
-            C = _cum0(Ys[:, :, None] * self._xs[:, None, :])[m]
+        # segment sums between consecutive cuts, then a short cumulative sum over candidates
+        order = np.argsort(m, kind="stable")
+        ms = m[order]
+        bounds = np.concatenate([[0], ms])
+        C = np.empty((m.size, Yf.shape[0], kx))
+        for k in range(kx):
+            seg = np.add.reduceat(Yf * self._xs[:, k], bounds, axis=1)[:, :-1]  # (B, G)
+            C[order, :, k] = np.cumsum(seg, axis=1).T
         # regime blocks without within variation would make R singular: not allowed
         scale = np.maximum(np.einsum("gkk->g", self._zz[m]), 1e-300)
         if kx == 1:
@@ -318,7 +338,7 @@ class ThresholdPanel:
         *,
         keep_profiles: bool = False,
     ) -> dict:
-        """Hansen's sequential estimation for every column of Y (n x B).
+        """Hansen's sequential estimation for every row of Y (B x n, q-sorted observations).
 
         Stage 1: search g1. Stage 2: search g2 given g1, then refine g1 given g2. Stage 3: search
         g3 given the refined pair. Columns are grouped by the thresholds already found, so each
@@ -329,9 +349,9 @@ class ThresholdPanel:
         """
         Y = np.asarray(Y, dtype=float)
         if Y.ndim == 1:
-            Y = Y[:, None]
-        B = Y.shape[1]
-        out: dict = {"S0": np.einsum("ij,ij->j", Y, Y)}
+            Y = Y[None, :]
+        B = Y.shape[0]
+        out: dict = {"S0": np.einsum("bj,bj->b", Y, Y)}
         profiles: dict = {}
 
         def run(key_cuts: np.ndarray | None, fixed_fn, nmin, label):
@@ -343,7 +363,7 @@ class ThresholdPanel:
                 else _groups(key_cuts)
             )
             for key, cols in groups:
-                st = self.stage(Y[:, cols], fixed_fn(key), cand_cuts, nmin)
+                st = self.stage(Y if len(cols) == B else Y[cols], fixed_fn(key), cand_cuts, nmin)
                 if np.all(np.isnan(st.rss)):
                     raise InputError(
                         f"no admissible candidate for the {label} threshold: the trimming leaves "
@@ -370,36 +390,34 @@ class ThresholdPanel:
     # -------------------------------------------------------------- bootstrap
     def null_residuals(self, cuts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Within residuals of the model with thresholds at ``cuts`` and its projected fit
-        (both n-vectors, already off the base)."""
-        Y = self.Y[:, None]
+        (both n-vectors in q-sorted order, already off the base)."""
+        Y = self.Ys[:, None]
         if cuts:
-            XF = np.hstack([self.indicator_block(c) for c in sorted(cuts)])
-            XF = self._project(self.demean_entity(XF), self.Q0)
-            QF = _orthonormal(XF, [f"block{j}" for j in range(XF.shape[1])])
-            e = self._project(Y, QF)[:, 0]
+            e = self._project(Y, self._fixed_basis(cuts))[:, 0]
         else:
             e = Y[:, 0].copy()
-        return e, self.Y - e
+        return e, self.Ys - e
 
     def bootstrap_outcomes(self, e: np.ndarray, fit: np.ndarray, B: int, rng) -> np.ndarray:
-        """Hansen's fixed-regressor bootstrap: outcome columns fit + e*, with e* the residual
+        """Hansen's fixed-regressor bootstrap: outcome rows (B x n, q-sorted observations) fit + e*, with e* the residual
         vectors of entities drawn with replacement (within groups of entities with the same
         number of observations, aligned by position in time), projected off the base."""
-        n = self.n
-        Estar = np.empty((n, B))
+        # residuals in entity order (each entity block sums to zero: e is a within residual)
+        e_ent = np.empty(self.n)
+        e_ent[self.qs] = e
         Ti = self.Ti.astype(np.int64)
-        pos = np.arange(n) - self.starts[self.entity]
+        src = np.empty((self.N, B), dtype=np.int64)  # the entity whose residual vector i gets
         for Tval in np.unique(Ti):
             ents = np.nonzero(Ti == Tval)[0]
-            blocks = np.stack([e[self.starts[i] : self.starts[i] + Tval] for i in ents])  # (g, T)
-            draws = rng.integers(0, len(ents), size=(len(ents), B))
-            # rows of these entities: entity ents[a], position p -> blocks[draws[a, b], p]
-            rows = np.concatenate([np.arange(self.starts[i], self.starts[i] + Tval) for i in ents])
-            a = np.repeat(np.arange(len(ents)), Tval)
-            p = pos[rows]
-            Estar[rows] = blocks[draws[a], p[:, None]]
-        Estar = self._project(self.demean_entity(Estar), self.Q0)
-        return Estar + fit[:, None]
+            src[ents] = ents[rng.integers(0, len(ents), size=(len(ents), B))]
+        # (n, B) positions in e_ent for the q-sorted rows: start of the source block + position
+        idx = np.take(np.ascontiguousarray(self.starts[src].T.astype(np.int32)), self.ent_s, axis=1)
+        idx += self.pos_s.astype(np.int32)[None, :]
+        Estar = np.take(e_ent, idx)  # (B, n)
+        # resampled blocks still sum to zero within each entity: only the base is projected out
+        Estar -= (Estar @ self.Q0s) @ self.Q0s.T
+        Estar += fit[None, :]
+        return Estar
 
 
 def _cum0(a: np.ndarray) -> np.ndarray:
@@ -532,7 +550,7 @@ def threshold_fit(
     crit_lr = lr_critical_value(level)
     df = panel.df_sigma
 
-    seq = panel.sequential(panel.Y[:, None], n_thresholds, cand_cuts, nmins, keep_profiles=True)
+    seq = panel.sequential(panel.Ys[None, :], n_thresholds, cand_cuts, nmins, keep_profiles=True)
     S = {k: float(v[0]) for k, v in seq.items() if k.startswith("S")}
     cut = {k: int(v[0]) for k, v in seq.items() if k.startswith("cut")}
     val_of = dict(zip(cand_cuts.tolist(), values.tolist()))
@@ -687,7 +705,7 @@ def bootstrap_F(
 
     Outcomes are generated from the null model with ``null_cuts`` (fit plus resampled entity
     residual vectors) and the whole sequential search is rerun on every draw, all draws as
-    columns of one matrix (processed in chunks to bound memory).
+    rows of one matrix (processed in chunks to bound memory).
     """
     e, fit = panel.null_residuals(null_cuts)
     pair = {0: ("S0", "S1"), 1: ("S1", "S2"), 2: ("S2r", "S3")}[k]
@@ -738,7 +756,7 @@ def threshold_test(
     if values.size == 0:
         raise InputError("no candidate threshold survives the trimming; lower --trim")
     cand_cuts = panel.cuts_of(values)
-    seq = panel.sequential(panel.Y[:, None], k + 1, cand_cuts, nmins)
+    seq = panel.sequential(panel.Ys[None, :], k + 1, cand_cuts, nmins)
     a, b = {0: ("S0", "S1"), 1: ("S1", "S2"), 2: ("S2r", "S3")}[k]
     Sa, Sb = float(seq[a][0]), float(seq[b][0])
     F = (Sa - Sb) / (Sb / panel.df_sigma)
