@@ -77,13 +77,44 @@ def _load(args):
 
 
 def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, control_group="never",
-                seed=None, n_boot=999, ref=-1, leads=None, lags=None, file=None) -> tuple[dict, dict]:
-    """Run the chosen methods; returns (JSON-ready dict, dict of Results by method)."""
+                seed=None, n_boot=999, ref=-1, leads=None, lags=None, file=None,
+                skip_errors=False) -> tuple[dict, dict]:
+    """Run the chosen methods; returns (JSON-ready dict, dict of Results by method).
+
+    With ``skip_errors`` (used by ``--method all``) a method that does not apply to the data (for
+    example Goodman-Bacon on an unbalanced panel) is recorded as ``{"skipped": reason}`` instead of
+    failing the whole run; if every method fails the first error is raised.
+    """
+    out: dict = {}
+    results: dict = {}
+    errors: list[InputError] = []
+    for m in methods:
+        try:
+            o, r = _run_one(m, df, y=y, entity=entity, time=time, adopt=adopt, controls=controls,
+                            bacon_only=tuple(methods) == ("bacon",), control_group=control_group,
+                            seed=seed, n_boot=n_boot,
+                            ref=ref, leads=leads, lags=lags, file=file)
+        except InputError as exc:
+            if not skip_errors:
+                raise
+            errors.append(exc)
+            out[m] = {"skipped": str(exc)}
+            print(f"warning: {m} skipped: {exc}", file=sys.stderr)
+            continue
+        out.update(o)
+        results.update(r)
+    if errors and not results:
+        raise errors[0]
+    return out, results
+
+
+def _run_one(method, df, *, y, entity, time, adopt, controls, bacon_only, control_group, seed, n_boot,
+             ref, leads, lags, file) -> tuple[dict, dict]:
     kw = dict(y=y, entity=entity, time=time, adopt=adopt, file=file)
     out: dict = {}
     results: dict = {}
     controls = list(controls)
-    if "twfe" in methods:
+    if method == "twfe":
         r = twfe_did(df, controls=controls, **kw)
         results["twfe"] = r
         w = r.diagnostics["dcdh_weights"]
@@ -94,13 +125,13 @@ def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, con
             results["twfe_no_controls"] = r0
             out["twfe_no_controls"] = {"estimates": _estimates(r0), "nobs": r0.nobs,
                                        "dcdh_weights": r0.diagnostics["dcdh_weights"], "result": r0.to_dict()}
-    if "event" in methods:
+    if method == "event":
         r = event_study(df, controls=controls, ref=ref, leads=leads, lags=lags, **kw)
         results["event"] = r
         out["event"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
                         "ref": ref, "result": r.to_dict()}
-    if "bacon" in methods:
-        if controls and tuple(methods) == ("bacon",):
+    if method == "bacon":
+        if controls and bacon_only:
             raise InputError("the Goodman-Bacon decomposition is implemented without controls only; "
                              "drop --controls (with --method all it is run without them)")
         r = bacon_decomposition(df, **kw)
@@ -114,7 +145,7 @@ def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, con
             "summary": d["summary"], "twfe": d["twfe"], "weighted_sum": d["weighted_sum"],
             "controls": "none (the decomposition is of the TWFE estimate without controls)",
         }
-    if "cs" in methods:
+    if method == "cs":
         r = callaway_santanna(df, controls=controls, control_group=control_group, seed=seed,
                               n_boot=n_boot, **kw)
         results["cs"] = r
@@ -126,7 +157,7 @@ def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, con
             "control_group": control_group, "est_method": r.spec["est_method"],
             "bootstrap": d["bootstrap"], "estimates": _estimates(r),
         }
-    if "sa" in methods:
+    if method == "sa":
         r = sun_abraham(df, controls=controls, ref=ref, **kw)
         results["sa"] = r
         out["sa"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
@@ -160,7 +191,7 @@ def run(args) -> int:
     out, results = run_methods(
         df, y=args.y, entity=args.entity, time=args.time, adopt=args.adopt, controls=controls,
         methods=methods, control_group=args.control_group, seed=args.seed, n_boot=args.n_boot,
-        ref=args.ref, leads=args.leads, lags=args.lags, file=args.data,
+        ref=args.ref, leads=args.leads, lags=args.lags, file=args.data, skip_errors=args.method == "all",
     )
     fig = _figure(results, args.plot) if args.plot else None
     payload = {

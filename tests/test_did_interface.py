@@ -190,3 +190,20 @@ def test_cs_cluster_option():
     df.loc[df.index[0], "state"] = 99  # varies within entity 0
     with pytest.raises(InputError, match="vary over time"):
         callaway_santanna(df, cluster="state", **KW)
+
+
+def test_cli_all_skips_inapplicable_methods(tmp_path, capsys):
+    df = panel(n_per=5).drop(index=[3])  # unbalanced: Goodman-Bacon does not apply
+    path = _write(tmp_path, df)
+    out = tmp_path / "all.json"
+    rc = main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
+               "--n-boot", "60", "--seed", "1", "--json", str(out)])
+    assert rc == 0
+    d = json.loads(out.read_text())
+    assert "balanced" in d["bacon"]["skipped"]
+    assert d["cs"]["att_gt"] and d["twfe"]["estimates"]
+    assert "warning: bacon skipped" in capsys.readouterr().err
+    # asked for alone, the same problem is an error
+    assert main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
+                 "--method", "bacon", "--json", str(tmp_path / "b.json")]) == 2
+    assert not (tmp_path / "b.json").exists()
