@@ -761,8 +761,9 @@ def twfe_fast(
     bread = Rinv @ Rinv.T
     scores = Xd * u[:, None]
     G = int(c.max()) + 1
-    Sg = np.zeros((G, k))
-    np.add.at(Sg, c, scores)
+    Sg = np.empty((G, k))
+    for j in range(k):
+        Sg[:, j] = np.bincount(c, weights=scores[:, j], minlength=G)
     meat = Sg.T @ Sg
     nested_e = cluster_codes is None or linalg.is_nested(e, c)
     nested_t = linalg.is_nested(t, c)

@@ -62,11 +62,11 @@ def _group_mean(M: np.ndarray, codes: np.ndarray, w: np.ndarray | None, G: int) 
 
 def is_balanced_two_way(codes_a: np.ndarray, codes_b: np.ndarray) -> bool:
     """True when every (a, b) cell occurs exactly once: the exact two-way within transform applies."""
-    Ga, Gb = codes_a.max() + 1, codes_b.max() + 1
+    Ga, Gb = int(codes_a.max()) + 1, int(codes_b.max()) + 1
     if codes_a.shape[0] != Ga * Gb:
         return False
-    cell = codes_a * Gb + codes_b
-    return np.unique(cell).shape[0] == cell.shape[0]
+    cell = codes_a.astype(np.int64) * Gb + codes_b
+    return bool(np.all(np.bincount(cell, minlength=Ga * Gb) == 1))
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,9 @@ def qr_lstsq(
             + " are collinear with the other regressors (and fixed effects); drop them"
         )
     # undo the column scaling and pivoting
-    Rinv = sla.solve_triangular(R, np.eye(k), check_finite=False)
+    # back substitution (np.linalg.solve on a triangular matrix does no row exchanges); much
+    # cheaper per call than scipy's solve_triangular for the small k of regressions
+    Rinv = np.linalg.solve(R, np.eye(k))
     coef_p = Rinv @ (Q.T @ yw)
     beta = np.empty(k)
     beta[piv] = coef_p / colnorm[piv]
@@ -191,8 +193,9 @@ def qr_lstsq(
 def cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Sum over clusters of (sum of scores in cluster)(...)'. ``scores`` is n x k (X_i * u_i)."""
     G = int(codes.max()) + 1
-    S = np.zeros((G, scores.shape[1]))
-    np.add.at(S, codes, scores)
+    S = np.empty((G, scores.shape[1]))
+    for j in range(scores.shape[1]):
+        S[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
     return S.T @ S, G
 
 
@@ -312,5 +315,6 @@ def is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
     """True if every level of ``inner`` lies within a single level of ``outer``."""
     inner = np.asarray(inner, dtype=np.int64)
     outer = np.asarray(outer, dtype=np.int64)
-    pairs = np.unique(inner * (int(outer.max()) + 1) + outer)
-    return pairs.shape[0] == np.unique(inner).shape[0]
+    first = np.empty(int(inner.max()) + 1, dtype=np.int64)
+    first[inner[::-1]] = outer[::-1]  # the outer level at the first occurrence of each inner level
+    return bool(np.all(first[inner] == outer))

@@ -117,8 +117,8 @@ def kleibergen_paap(
     Pi = np.linalg.solve(ZZ, Z.T @ E)
     Lz = np.linalg.cholesky(ZZ)
     Ly = np.linalg.cholesky(EE)
-    iLy_t = sla.solve_triangular(Ly, np.eye(K), lower=True).T  # inv(Ly')
-    iLz_t = sla.solve_triangular(Lz, np.eye(L), lower=True).T  # inv(Lz')
+    iLy_t = np.linalg.solve(Ly, np.eye(K)).T  # inv(Ly')
+    iLz_t = np.linalg.solve(Lz, np.eye(L)).T  # inv(Lz')
     theta = Lz.T @ Pi @ iLy_t
     U, s, Vh = np.linalg.svd(theta, full_matrices=True)
     V = Vh.T
