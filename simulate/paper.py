@@ -93,45 +93,11 @@ _STREAMS = ("geo", "shares", "industry", "factors", "productivity", "controls", 
 
 
 # ---------------------------------------------------------------------------- theory link
-class _FallbackTheory:
-    """Closed forms of the theory used only while ``robocarbon.theory.numeric`` is absent.
-
-    They are the paper's equations (13)-(17) as printed (with P_e for the energy price); the
-    simulator always prefers the theory module's lambdified sympy objects.
-    """
-
-    @staticmethod
-    def factor_shares(alpha, beta, I, N):  # noqa: E741
-        return {"capital": alpha, "labour": beta * (N - I), "robots": beta * (I - N + 1),
-                "energy": 1 - alpha - beta}
-
-    @staticmethod
-    def log_output(K, L, M, E, alpha, beta, I, N, lnA):  # noqa: E741
-        sM, sL = beta * (I - N + 1), beta * (N - I)
-        return (lnA + alpha * np.log(K) + sM * np.log(M / (I - N + 1)) + sL * np.log(L / (N - I))
-                + (1 - alpha - beta) * np.log(E))
-
-    @classmethod
-    def log_carbon_intensity(cls, K, L, M, E, alpha, beta, I, N, lnA):  # noqa: E741
-        return np.log(E) - cls.log_output(K, L, M, E, alpha, beta, I, N, lnA)
-
-    @staticmethod
-    def elasticity_indco_M(alpha, beta, I, N, regime="fixed_energy", supply_elasticity=None):  # noqa: E741
-        sM, sE = beta * (I - N + 1), 1 - alpha - beta
-        if regime == "fixed_energy":
-            return -sM + 0.0 * I
-        if regime == "priced_energy":
-            return 0.0 * I
-        eta = float(supply_elasticity)
-        return -sM / (1 + eta * (1 - sE))
-
-
 def theory_functions():
-    """The theory module's numeric functions (``robocarbon.theory.numeric``), or the fallback."""
-    try:
-        from robocarbon.theory import numeric as tn  # engineer A's lambdified sympy objects
-    except ImportError:  # pragma: no cover - only before the theory module lands
-        return _FallbackTheory
+    """The theory module's numeric functions (``robocarbon.theory.numeric``): vectorised numpy
+    functions lambdified from the sympy objects the theory tests verify."""
+    from robocarbon.theory import numeric as tn
+
     return tn
 
 
