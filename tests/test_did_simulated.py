@@ -247,3 +247,19 @@ def test_dcdh_sigma_fe_is_attained_by_the_least_dispersed_effects():
     assert beta == pytest.approx(c * w["sd_weights"] ** 2, rel=1e-9)
     sigma_fe = tw.diagnostics["dcdh_weights"]["sigma_fe"]
     assert sigma_fe == pytest.approx(np.sqrt(np.mean(delta[treated] ** 2)), rel=1e-9)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(-3, 3).filter(lambda v: abs(v) > 0.1))
+def test_estimators_invariant_to_fixed_effects_and_equivariant_to_scale(seed, scale):
+    rng = np.random.default_rng(seed)
+    df = simulate(effect_dynamic, n_per=6, sigma=1.0, seed=seed)
+    a_i = rng.normal(size=df["id"].max() + 1)
+    l_t = rng.normal(size=T + 1)
+    df2 = df.assign(y=scale * (df["y"] + a_i[df["id"]] + l_t[df["t"]]))
+    for fit in (lambda d: twfe_did(d, **KW), lambda d: sun_abraham(d, **KW),
+                lambda d: callaway_santanna(d, bootstrap=False, **KW),
+                lambda d: event_study(d, leads=3, lags=3, **KW)):
+        r1, r2 = fit(df), fit(df2)
+        assert np.allclose(r2.params, scale * r1.params, atol=1e-8)
+        assert np.allclose(r2.std_errors, abs(scale) * r1.std_errors, rtol=1e-7, atol=1e-10)
