@@ -184,7 +184,8 @@ def mde_table(
     the effect and it is roughly normal.
 
     ``effect`` is the column giving the effect size of each cell: ``estimand`` (the mean true
-    effect, default) or a grid column.
+    effect, default) or a grid column. Estimator x term groups with fewer than two distinct
+    finite effects are left out.
     """
     from scipy import stats
 
@@ -192,6 +193,9 @@ def mde_table(
     keys = list(by) + ["estimator", "term"]
     rows = []
     for key, g in diagnosands.groupby(keys, sort=False, dropna=False):
+        g = g[np.isfinite(g[effect].to_numpy(dtype=float))]
+        if g[effect].nunique() < 2:
+            continue  # no effect-size curve for this estimator x term (e.g. no estimand)
         x = np.abs(g[effect].to_numpy(dtype=float))
         pw = g["power"].to_numpy(dtype=float)
         order = np.argsort(x, kind="stable")
@@ -214,4 +218,5 @@ def mde_table(
             max_power=float(np.nanmax(pw)) if pw.size else float("nan"),
         )
         rows.append(rec)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=keys + ["mde", "mde_analytic", "multiplier", "power_target",
+                                              "cells", "max_power"])

@@ -305,15 +305,11 @@ def iv2sls_cluster(
     Ww = np.column_stack([Xew, Ziw])
     names = list(endog_names) + list(exog_names)
     wnames = list(exog_names) + list(instrument_names)
-    # first stage by QR of the (scaled) instrument matrix
-    wscale = np.sqrt(np.einsum("ij,ij->j", Ww, Ww))
-    if np.any(wscale == 0.0):
-        qr_lstsq(Ww, np.zeros(n), wnames)
-    Q, R = np.linalg.qr(Ww / wscale)
-    dR = np.abs(np.diag(R))
-    if dR.min() < 1e-10 * dR.max():
-        qr_lstsq(Ww, np.zeros(n), wnames)  # names the collinear instrument
-    Xh = Q @ (Q.T @ Xw)
+    # first stage: projection on the instruments through the Cholesky factor of W'W (scaled;
+    # an ill-conditioned W falls back to the pivoted QR, which names a collinear instrument)
+    bread_w, _ = _chol_solve_bread(Ww, wnames)
+    Pi = bread_w @ (Ww.T @ Xw)
+    Xh = Ww @ Pi
     bread, _ = _chol_solve_bread(Xh, names)
     beta = bread @ (Xh.T @ yw)
     resid = yw - Xw @ beta
@@ -322,10 +318,9 @@ def iv2sls_cluster(
     V = _cluster_cov(bread, Xh * resid[:, None], cl, G, n, K, layout, by_entity)
     # first-stage cluster-robust F of the excluded instruments, per endogenous regressor
     fs = {}
-    bread_w, _ = _chol_solve_bread(Ww, wnames)
     Kw = Ww.shape[1] + _fe_params_not_nested(layout, by_entity, cl, G)
     for j, nm in enumerate(endog_names):
-        g = bread_w @ (Ww.T @ Xnw[:, j])
+        g = Pi[:, j]
         u = Xnw[:, j] - Ww @ g
         Vw = _cluster_cov(bread_w, Ww * u[:, None], cl, G, n, Kw, layout, by_entity)
         sl = slice(p_e, p_e + p_z)
