@@ -263,3 +263,19 @@ def test_estimators_invariant_to_fixed_effects_and_equivariant_to_scale(seed, sc
         r1, r2 = fit(df), fit(df2)
         assert np.allclose(r2.params, scale * r1.params, atol=1e-8)
         assert np.allclose(r2.std_errors, abs(scale) * r1.std_errors, rtol=1e-7, atol=1e-10)
+
+
+def test_cs_base_period_varying_vs_universal():
+    # a blip of size 1 at event time -2 only, no treatment effect: with the varying base the
+    # placebo ATT(g, g-2) = +1 (vs g-3) and ATT(g, g-1) = -1 (vs g-2); with the universal base
+    # (g-1) ATT(g, g-2) = +1 and every other pre-period cell is 0; post cells are 0 in both.
+    df = simulate(lambda g, t: 0.0, n_per=5)
+    blip = (df.g > 0) & (df.t == df.g - 2)
+    df.loc[blip, "y"] += 1.0
+    var = callaway_santanna(df, bootstrap=False, **KW)
+    uni = callaway_santanna(df, bootstrap=False, base_period="universal", **KW)
+    for res, expect in ((var, {-2: 1.0, -1: -1.0}), (uni, {-2: 1.0})):
+        for r in res.diagnostics["att_gt"]:
+            e = r["time"] - r["group"]
+            assert r["att"] == pytest.approx(expect.get(e, 0.0), abs=1e-10), (r, res.spec["base_period"])
+    assert all(r["base"] == r["group"] - 1 for r in uni.diagnostics["att_gt"])
