@@ -81,9 +81,10 @@ def candidate_values(q: np.ndarray, trim: float, grid: int | None) -> np.ndarray
         ``ceil(trim * n)`` observations have q <= g and as many have q > g.
     grid
         ``None`` for the exact search (every distinct value of q that satisfies the trimming);
-        otherwise the number of quantile points: the order statistics of q at ``grid`` evenly
-        spaced positions between the trimmed ends (positions ``nmin-1`` and ``n-nmin-1``,
-        zero-based, rounded down), de-duplicated.
+        otherwise the number of quantiles, with Hansen's (1999) convention: with d_1 < ... < d_D
+        the distinct values of q, the candidates are d_floor(p D) (1-based) at the
+        probabilities p = trim, trim + 1/grid, ..., 1 - trim (grid (1 - 2 trim) + 1 points),
+        de-duplicated.
 
     Returns
     -------
@@ -98,11 +99,11 @@ def candidate_values(q: np.ndarray, trim: float, grid: int | None) -> np.ndarray
     else:
         if grid < 1:
             raise InputError(f"--grid must be a positive number of points, got {grid}")
-        lo, hi = nmin - 1, n - nmin - 1
-        if hi < lo:
-            return np.zeros(0)
-        pos = np.floor(np.linspace(lo, hi, int(grid))).astype(np.int64)
-        cand = np.unique(s[pos])
+        d = np.unique(s)
+        steps = int(math.floor(grid * (1.0 - 2.0 * trim) + 1e-9))
+        p = trim + np.arange(steps + 1) / grid
+        idx = np.clip(np.floor(p * d.size + 1e-9).astype(np.int64) - 1, 0, d.size - 1)
+        cand = np.unique(d[idx])
     cuts = np.searchsorted(s, cand, side="right")
     ok = (cuts >= nmin) & (n - cuts >= nmin)
     return cand[ok]
@@ -420,6 +421,12 @@ class ThresholdPanel:
         return Estar
 
 
+def _crit(Fb: np.ndarray, p: float) -> float:
+    """Bootstrap critical value as in Hansen's code: the ceil(p B)-th smallest draw."""
+    srt = np.sort(Fb)
+    return float(srt[min(max(int(math.ceil(p * srt.size - 1e-9)), 1), srt.size) - 1])
+
+
 def _cum0(a: np.ndarray) -> np.ndarray:
     """Cumulative sum along axis 0 with a leading zero slice (so index m = sum of first m)."""
     out = np.empty((a.shape[0] + 1,) + a.shape[1:])
@@ -633,9 +640,9 @@ def threshold_fit(
             Fb = bootstrap_F(panel, null_cuts[k], k, cand_cuts, nmins, boots[k], np.random.default_rng(streams[k]))
             entry["p_value"] = float(np.mean(Fb >= F))
             entry["critical_values"] = {
-                "90": float(np.quantile(Fb, 0.90)),
-                "95": float(np.quantile(Fb, 0.95)),
-                "99": float(np.quantile(Fb, 0.99)),
+                "90": _crit(Fb, 0.90),
+                "95": _crit(Fb, 0.95),
+                "99": _crit(Fb, 0.99),
             }
         tests.append(entry)
 
@@ -777,9 +784,9 @@ def threshold_test(
         Fb = bootstrap_F(panel, null_cuts, k, cand_cuts, nmins, int(bootstrap), rng)
         out["p_value"] = float(np.mean(Fb >= F))
         out["critical_values"] = {
-            "90": float(np.quantile(Fb, 0.90)),
-            "95": float(np.quantile(Fb, 0.95)),
-            "99": float(np.quantile(Fb, 0.99)),
+            "90": _crit(Fb, 0.90),
+            "95": _crit(Fb, 0.95),
+            "99": _crit(Fb, 0.99),
         }
     return out
 

@@ -110,7 +110,11 @@ def test_grid_candidates_respect_trimming():
         c = candidate_values(q, trim, 50)
         cuts = np.searchsorted(np.sort(q), c, side="right")
         assert cuts.min() >= np.ceil(trim * 1000) and (1000 - cuts).min() >= np.ceil(trim * 1000)
-        assert 40 <= c.size <= 50
+        # Hansen's grid: quantiles trim, trim + 1/50, ..., 1 - trim of the distinct values
+        k = int(np.floor(50 * (1 - 2 * trim) + 1e-9)) + 1
+        assert k - 2 <= c.size <= k
+        srt = np.sort(q)
+        assert c[0] == srt[int(np.floor(trim * 1000)) - 1] or c[0] == srt[int(np.floor(trim * 1000))]
     exact = candidate_values(q, 0.1, None)
     assert exact.size == 1000 - 2 * 100 + 1
 

@@ -128,6 +128,10 @@ def test_exact_search_unique_minimiser(data, ref):
     np.testing.assert_allclose(prof[subset], rss, rtol=1e-10)
     assert rss.min() >= smin * (1.0 - 1e-10)
     assert gam[subset][np.argmin(rss)] == g
+    # Hansen's 400-quantile grid contains the exact minimiser, so the grid search lands on it
+    on_grid = threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, grid=400, bootstrap=0)
+    assert on_grid.diagnostics["thresholds"][0] == g
+    assert on_grid.diagnostics["candidates"] == 392  # 393 quantiles, one lost to a tie
     # published: Hansen (1999) places the first threshold in leverage near 0.016
     assert abs(g - ref["values"]["first_threshold"]) < ref["tolerance"]["first_threshold"]["abs"]
 
