@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from . import primitives as P
-from .derive import derivation, is_zero, tidy
+from .derive import derivation, is_zero, solve_linear, tidy, without_integrals
 from .primitives import PAPER, Primitives, to_paper
 
 __all__ = ["check_claims", "energy_regimes", "automation_margin", "level_slope", "CLAIM_IDS", "eta", "robot"]
@@ -70,16 +70,16 @@ def energy_regimes(prim: Primitives = PAPER) -> dict:
     out = {"fixed_energy": tidy(sp.diff(ln_theta + lnE - lnY, lnM))}
     # optimal energy: P_e = dY/dE = sigma_E Y / E  <=>  ln P_e = ln sigma_E + ln Y - ln E
     foc = sp.Eq(lnPe, sp.log(sigma_E) + lnY - lnE)
-    lnE_star = sp.solve(foc, lnE)[0]
+    lnE_star = solve_linear(foc, lnE)
     ln_int_star = tidy(sp.expand(ln_theta + lnE_star - lnY.subs(lnE, lnE_star)), (lnM, lnPe))
     out["log_energy_priced"] = tidy(lnE_star, (lnM, lnPe))
     out["log_intensity_priced"] = ln_int_star
-    out["priced_energy"] = sp.simplify(sp.diff(ln_int_star, lnM))
+    out["priced_energy"] = without_integrals(sp.simplify, sp.diff(ln_int_star, lnM))
     # finite supply elasticity: ln P_e = ln P_0 + ln E / eta on the supply side
     foc_eta = sp.Eq(lnP0 + lnE / eta, sp.log(sigma_E) + lnY - lnE)
-    lnE_eta = sp.solve(foc_eta, lnE)[0]
+    lnE_eta = solve_linear(foc_eta, lnE)
     ln_int_eta = ln_theta + lnE_eta - lnY.subs(lnE, lnE_eta)
-    el = sp.factor(sp.simplify(sp.diff(ln_int_eta, lnM)))
+    el = without_integrals(lambda e_: sp.factor(sp.simplify(e_)), sp.diff(ln_int_eta, lnM))
     out["elastic_energy"] = el
     out["elastic_limit_eta_0"] = sp.limit(el, eta, 0)
     out["elastic_limit_eta_oo"] = sp.limit(el, eta, sp.oo)
@@ -111,7 +111,7 @@ def automation_margin(prim: Primitives = PAPER) -> dict:
 def level_slope(prim: Primitives = PAPER):
     """d ln(indco)/d robot when robot = M / L_0 (penetration in levels, as in (18))."""
     ln_indco = derivation(prim)["ln_indco"]
-    return sp.simplify(sp.diff(ln_indco.subs({P.M: robot * L0}), robot))
+    return without_integrals(sp.simplify, sp.diff(ln_indco.subs({P.M: robot * L0}), robot))
 
 
 @functools.lru_cache(maxsize=32)
@@ -220,6 +220,11 @@ def _claims(prim: Primitives):
     dI_num = aut["dlnY_dI"].subs(ex)
     gm_I, gL_I = prim.gamma_m(P.I), prim.gamma_L(P.I)
     counter = sp.N(dI_num.subs({gm_I: 2, gL_I: 1}))
+    example = ""
+    if counter.is_number:
+        example = (f"Example: beta = 1/2, I-N+1 = 1/2, M = 1, L = 10, gamma_m(I) = 2 gamma_L(I) gives "
+                   f"d ln Y/dI = {float(counter):.3f}{' < 0' if counter < 0 else ''}, so automating more "
+                   f"tasks {'raises' if counter < 0 else 'lowers'} intensity. ")
     add("gamma_m_gt_gamma_L",
         "gamma_m > gamma_L (robots more productive than labour) is what makes robots reduce carbon intensity.",
         "no",
@@ -227,9 +232,8 @@ def _claims(prim: Primitives):
         + ("" if free_of_gamma else " (it does for these primitives)")
         + ". For the I margin gamma_m(I) > gamma_L(I) is neither necessary nor sufficient: what "
         "matters is gamma_m(I)/gamma_L(I) against (m/l)^(-beta) with m = M/(I-N+1), l = L/(N-I). "
-        f"Example: beta = 1/2, I-N+1 = 1/2, M = 1, L = 10, gamma_m(I) = 2 gamma_L(I) gives "
-        f"d ln Y/dI = {float(counter):.3f} < 0, so automating more tasks raises intensity. In the "
-        "model gamma_m > gamma_L only bears on whether robots are used on [N-1, I] at all.",
+        + example + "In the model gamma_m > gamma_L only bears on whether robots are used on "
+        "[N-1, I] at all.",
         r"\frac{\partial}{\partial \gamma}\frac{\partial \ln indco}{\partial \ln M} = 0,\quad "
         r"\frac{\partial \ln Y}{\partial I} = " + _lx(aut["dlnY_dI"]))
 
@@ -261,15 +265,19 @@ def _claims(prim: Primitives):
     at_half = sp.simplify(g0_unit.subs(s, sp.Rational(1, 2)))
     lim_lo = sp.limit(g0_unit, s, 0, "+")
     lim_hi = sp.limit(g0_unit, s, 1, "-")
-    f = sp.lambdify((P.beta, s), g0_unit, "numpy")
-    grid = np.linspace(1e-6, 1 - 1e-6, 2001)
-    vals = f(1.0, grid)
-    nonpos = bool(np.all(vals <= 1e-15))
+    if g0_unit.free_symbols <= {P.beta, s}:
+        f = sp.lambdify((P.beta, s), g0_unit, "numpy")
+        grid = np.linspace(1e-6, 1 - 1e-6, 2001)
+        sign_text = ("non-positive on the admissible range" if bool(np.all(f(1.0, grid) <= 1e-15))
+                     else "not of one sign")
+    else:
+        sign_text = "not a constant for these primitives (it depends on " + ", ".join(
+            sorted(str(v) for v in g0_unit.free_symbols - {P.beta, s})) + ")"
     add("gamma_0_sign",
         "gamma_0 = -beta(I-N+1)ln(I-N+1) - beta(N-I)ln(N-I) - (1-alpha-beta)ln(1-alpha-beta) as printed (a positive constant).",
         "no",
         "Derived gamma_0 = beta[s ln s + (1-s) ln(1-s)], s = I-N+1: "
-        + ("non-positive on the admissible range" if nonpos else "not of one sign")
+        + sign_text
         + ", zero at the ends and -beta ln 2 at s = 1/2; the printed reading is positive. "
         "gamma_0 - ln A = -ln TFP.",
         r"\gamma_0 = " + _lx(g0) + r",\quad \gamma_0\big|_{s=1/2} = " + sp.latex(at_half)

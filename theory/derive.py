@@ -27,7 +27,7 @@ from .primitives import PAPER, Primitives
 
 __all__ = [
     "Derivation", "derivation", "is_zero", "integrate_linear", "cost_function",
-    "numeric_checks", "NUMERIC_POINTS", "tidy",
+    "numeric_checks", "NUMERIC_POINTS", "tidy", "solve_linear", "without_integrals",
 ]
 
 #: Number of random admissible points in the numeric checks of integral steps.
@@ -82,7 +82,55 @@ def is_zero(expr) -> bool:
     ex = sp.expand(sp.expand_log(sp.powsimp(ex, force=True), force=True))
     if ex == 0:
         return True
-    return sp.simplify(ex) == 0
+    if _probe_nonzero(ex):  # a non-zero value at one admissible point settles it quickly
+        return False
+    return without_integrals(sp.simplify, ex) == 0
+
+
+def without_integrals(fn, expr):
+    """Apply ``fn`` with every Integral replaced by a dummy symbol (so sympy never tries to
+    evaluate integrals of the general functions gamma_m, gamma_L), then put them back."""
+    ints = sorted(sp.sympify(expr).atoms(sp.Integral), key=str)
+    fwd = {i_: sp.Dummy(f"int{k_}") for k_, i_ in enumerate(ints)}
+    out = fn(sp.sympify(expr).xreplace(fwd))
+    return out.xreplace({v: k_ for k_, v in fwd.items()})
+
+
+def solve_linear(eq, unknown):
+    """Solve an equation that is linear in ``unknown`` (no general-purpose solver involved)."""
+    ex = sp.expand(eq.lhs - eq.rhs if isinstance(eq, sp.Eq) else eq)
+    if not unknown.is_Symbol:
+        dummy = sp.Dummy("u")
+        return solve_linear(ex.xreplace({unknown: dummy}), dummy).xreplace({dummy: unknown})
+    coef = sp.expand(sp.diff(ex, unknown))
+    if coef == 0 or coef.has(unknown):
+        raise ValueError(f"equation is not linear in {unknown}")
+    return -ex.subs(unknown, 0) / coef
+
+
+def _probe_nonzero(ex, tol=1e-9) -> bool:
+    """True if ``ex`` is clearly non-zero at a fixed admissible point.
+
+    Integrals and values of the general functions are replaced by fixed positive numbers
+    (they enter the residuals as independent atoms), N = 1.3 and I = 0.7 (so both task sets
+    have positive measure), every other symbol by a number in (0.05, 0.3). Only ever used to
+    reject: zero is established symbolically.
+    """
+    import random
+
+    rnd = random.Random(20260501)
+    reps = {a_: rnd.uniform(0.1, 0.5) for a_ in sorted(ex.atoms(sp.Integral), key=str)}
+    ex2 = ex.xreplace(reps)
+    funcs = sorted(ex2.atoms(sp.core.function.AppliedUndef), key=str)
+    ex2 = ex2.xreplace({f: rnd.uniform(0.5, 2.0) for f in funcs})
+    vals = {P.N: 1.3, P.I: 0.7}
+    for sym in sorted(ex2.free_symbols, key=str):
+        vals.setdefault(sym, rnd.uniform(0.05, 0.3))
+    try:
+        val = complex(ex2.xreplace(vals).evalf())
+    except (TypeError, ValueError):  # pragma: no cover - cannot evaluate: fall back to simplify
+        return False
+    return abs(val) > tol
 
 
 def integrate_linear(expr: sp.Expr, lo, hi, measure, var=P.x) -> sp.Expr:
@@ -206,16 +254,18 @@ def derivation(prim: Primitives = PAPER) -> Derivation:
     yx = sp.Symbol("y_x", positive=True)
     px = sp.Symbol("p_x", positive=True)
     foc_y = sp.diff(sp.log(yx) - lam * px * yx, yx)
-    y_star = sp.solve(sp.Eq(foc_y, 0), yx)[0]
+    # 1/y - lambda p = 0 is linear in 1/y
+    inv_y = sp.Symbol("inv_y", positive=True)
+    y_star = 1 / solve_linear(sp.Eq(foc_y.subs(yx, 1 / inv_y), 0), inv_y)
     budget = sp.Eq(integrate_linear(px * y_star, lo, hi, hi - lo), Pidx * Y)
-    lam_star = sp.solve(budget, lam)[0]
+    lam_star = 1 / solve_linear(budget.subs(lam, 1 / inv_y), inv_y)
     spend = sp.simplify(px * y_star.subs(lam, lam_star))
     d.add("9", "task_spending", sp.Eq(px * yx, spend), residual=spend - Pidx * Y,
           note="p(x) y(x) = P Y: each task receives the same spending")
     # ideal price index: ln Y = int ln y = int [ln P + ln Y - ln p]  =>  int ln p = ln P
     int_lnp = sp.Integral(sp.log(P.p(x)), (x, lo, hi))
     lnY_from_demand = integrate_linear(sp.log(Pidx) + sp.log(Y), lo, hi, hi - lo) - int_lnp
-    price_index = sp.solve(sp.Eq(sp.log(Y), lnY_from_demand), int_lnp)[0]
+    price_index = solve_linear(sp.Eq(sp.log(Y), lnY_from_demand), int_lnp)
     d.add("10", "price_index", sp.Eq(int_lnp, price_index), residual=price_index - sp.log(Pidx),
           note="int ln p(x) dx = ln P: (10) holds exactly when the price index is the numeraire")
 

@@ -19,7 +19,7 @@ import sympy as sp
 
 from . import primitives as P
 from .claims import automation_margin, energy_regimes, eta, level_slope, lnM, lnPe, robot
-from .derive import derivation
+from .derive import derivation, solve_linear
 from .primitives import PAPER, to_paper
 
 __all__ = [
@@ -64,7 +64,7 @@ def _fn(name: str):
                                                        sp.log(PAPER.gamma_L(P.I)): 0})),
     }
     b1 = sp.Symbol("b1", real=True)
-    robot_share = sp.solve(sp.Eq(b1, level_slope(PAPER)), P.beta)[0] * P.s_r
+    robot_share = solve_linear(sp.Eq(b1, level_slope(PAPER)), P.beta) * P.s_r
     table["implied_robot_share"] = ((b1, robot), robot_share)
     for key, share in d["shares"].items():
         table[f"share_{key}"] = (_PAR, share)
