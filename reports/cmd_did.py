@@ -11,6 +11,7 @@ import time as _time
 from pathlib import Path
 
 from robocarbon.empirics.bacon import bacon_decomposition
+from robocarbon.empirics.data import load_panel
 from robocarbon.empirics.did import event_study, twfe_did
 from robocarbon.empirics.did_cs import callaway_santanna
 from robocarbon.empirics.did_sa import sun_abraham
@@ -44,7 +45,8 @@ def add_arguments(parser) -> None:
                         help="Callaway-Sant'Anna control group (default never)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the multiplier bootstrap")
     parser.add_argument("--json", default=None, help="write the estimates to this JSON file")
-    parser.add_argument("--plot", default=None, help="write a figure (.png or .svg)")
+    parser.add_argument("--plot", default=None,
+                        help="write a figure (.png or .svg; without a suffix both PATH.png and PATH.svg)")
     parser.add_argument("--n-boot", type=int, default=999, help="bootstrap draws for cs (default 999)")
     parser.add_argument("--ref", type=int, default=-1, help="reference event time (default -1)")
     parser.add_argument("--leads", type=int, default=None, help="event-study leads (binned beyond)")
@@ -63,16 +65,7 @@ def _estimates(res: Result) -> list[dict]:
 def _load(args):
     controls = [c.strip() for c in args.controls.split(",") if c.strip()]
     cols = [args.y, args.adopt, *controls]
-    try:
-        from robocarbon.empirics.data import load_panel
-    except ImportError:  # pragma: no cover - the data layer is part of the package
-        load_panel = None
-    if load_panel is not None:
-        df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols)
-    else:  # pragma: no cover
-        import pandas as pd
-
-        df = pd.read_csv(args.data)
+    df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols)
     return df, controls
 
 
@@ -186,7 +179,7 @@ def run(args) -> int:
     methods = METHODS if args.method == "all" else (args.method,)
     if args.n_boot < 50:
         raise InputError("--n-boot must be at least 50")
-    if args.plot is not None and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+    if args.plot is not None and Path(args.plot).suffix.lower() not in ("", ".png", ".svg", ".pdf"):
         raise InputError(f"unknown figure type {Path(args.plot).suffix!r}; use .png or .svg", file=args.plot)
     out, results = run_methods(
         df, y=args.y, entity=args.entity, time=args.time, adopt=args.adopt, controls=controls,
@@ -205,8 +198,7 @@ def run(args) -> int:
     if fig is not None:
         from robocarbon.reports.figures_did import save_figure
 
-        save_figure(fig, args.plot)
-        written.append(Path(args.plot))
+        written.extend(save_figure(fig, args.plot))
     if args.json:
         write_json_atomic(args.json, payload)
         written.append(Path(args.json))

@@ -2,7 +2,7 @@
 Goodman-Bacon scatter, and the de Chaisemartin-D'Haultfoeuille weights.
 
 Every function builds a matplotlib figure (Agg backend) and, given ``path``, writes it atomically
-as PNG or SVG (by the suffix; ``.png`` and ``.svg`` supported; ``.pdf`` too). The ``*_series``
+as PNG or SVG (by the suffix; ``.pdf`` too; no suffix writes both PNG and SVG). The ``*_series``
 helpers turn a :class:`~robocarbon.empirics.result.Result` into plain lists so that the report
 can also draw them itself.
 """
@@ -33,16 +33,21 @@ _TYPE_MARKERS = {
 }
 
 
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:
-    """Write ``fig`` atomically; the format comes from the suffix (.png, .svg, .pdf)."""
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
+    """Write ``fig`` atomically; the format comes from the suffix (.png, .svg, .pdf). A path
+    without a suffix writes both ``PATH.png`` and ``PATH.svg``. Returns the files written."""
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"unknown figure type {path.suffix!r}; use .png or .svg", file=str(path))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+    if path.suffix == "":
+        targets = [path.with_suffix(".png"), path.with_suffix(".svg")]
+    else:
+        if path.suffix.lower() not in _FORMATS:
+            raise InputError(f"unknown figure type {path.suffix!r}; use .png or .svg", file=str(path))
+        targets = [path]
+    for target in targets:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=_FORMATS[target.suffix.lower()], dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return targets
 
 
 def event_series(result: Result, label: str | None = None, *, level: float = 0.95) -> dict:

@@ -163,6 +163,10 @@ def test_cli_json_contract_and_plots(tmp_path):
     assert main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
                  "--method", "bacon", "--plot", str(svg)]) == 0
     assert svg.read_text().lstrip().startswith("<?xml")
+    both = tmp_path / "figs" / "event"
+    assert main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
+                 "--method", "event", "--plot", str(both)]) == 0
+    assert both.with_suffix(".png").stat().st_size > 1000 and both.with_suffix(".svg").exists()
 
 
 def test_cli_bad_input_exit_2_and_no_output(tmp_path, capsys):
