@@ -8,6 +8,9 @@ matrix. The naive peer fits every regression separately (within transform with l
 then linalg.qr_lstsq) for each candidate of the sample and of each bootstrap replication: it is
 measured on the sample and on a few replications in the same run and extrapolated linearly to
 all 301 searches (said in the output). One core: BLAS threads are pinned to 1 before numpy loads.
+Both wall time and process CPU time are reported: on a shared, oversubscribed machine the wall
+time of a single-threaded process overstates its cost, and the CPU time is the one-core cost;
+the speed goals are judged on CPU time (the load average is printed).
 
 Run: python benchmarks/bench_threshold.py [--reps-naive 5] [--no-time-effects]
 """
@@ -73,12 +76,14 @@ def main():
 
     # fast path: the full test, timed end to end (median of repeats, after one warm-up)
     threshold_test(y, x, q, ent, tim, w, time_effects=te, trim=TRIM, grid=GRID, bootstrap=BOOT, seed=1)
-    times = []
+    times, cpu = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fast = threshold_test(y, x, q, ent, tim, w, time_effects=te, trim=TRIM, grid=GRID, bootstrap=BOOT, seed=1)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     t_fast = float(np.median(times))
+    c_fast = float(np.median(cpu))
 
     # naive: separate fits on the sample and on a few bootstrap replications (same candidates)
     panel = ThresholdPanel(y, x, w, q, ent, tim, time_effects=te)
@@ -87,13 +92,15 @@ def main():
     Ystar_sorted = panel.bootstrap_outcomes(e, fit, args.reps_naive, np.random.default_rng(99))
     Ystar = np.empty((panel.n, args.reps_naive))
     Ystar[panel.qs] = Ystar_sorted.T  # back to the panel's row order for the naive fits
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     F_naive = naive_F(panel.y, panel.x[:, 0], panel.w, panel.q, panel.entity, panel.time, values, te)
     Fb_naive = [naive_F(Ystar[:, b], panel.x[:, 0], panel.w, panel.q, panel.entity, panel.time, values, te)
                 for b in range(args.reps_naive)]
     t_naive_measured = time.perf_counter() - t0
+    c_naive_measured = time.process_time() - c0
     searches_measured = 1 + args.reps_naive
     t_naive = t_naive_measured / searches_measured * (1 + BOOT)
+    c_naive = c_naive_measured / searches_measured * (1 + BOOT)
     fits = searches_measured * (len(values) + 1)
 
     # the same bootstrap columns through the fast engine, to check both compute the same thing
@@ -102,18 +109,22 @@ def main():
     Fb_fast = (seq["S0"] - seq["S1"]) / (seq["S1"] / panel.df_sigma)
 
     print(f"panel {N} x {T} = {N * T} obs, time effects: {te}, grid {GRID} ({len(values)} distinct "
-          f"candidates), bootstrap {BOOT}, one BLAS thread")
-    print(f"fast threshold_test (single threshold, full bootstrap test): {1e3 * t_fast:.1f} ms "
-          f"(median of {args.repeat}; min {1e3 * min(times):.1f} ms)  p = {fast['p_value']:.3f}")
-    print(f"naive separate fits: measured {fits} fits on the sample + {args.reps_naive} replications "
-          f"in {t_naive_measured:.2f} s ({1e3 * t_naive_measured / fits:.2f} ms per fit); "
-          f"extrapolated to 1 + {BOOT} searches: {t_naive:.1f} s")
-    print(f"speed-up (naive extrapolated / fast): {t_naive / t_fast:,.0f}x")
+          f"candidates, Hansen's grid convention with trim {TRIM}), bootstrap {BOOT}, one BLAS thread, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"fast threshold_test (single threshold, full bootstrap test), median of {args.repeat}: "
+          f"CPU {1e3 * c_fast:.1f} ms (min {1e3 * min(cpu):.1f}), wall {1e3 * t_fast:.1f} ms "
+          f"(min {1e3 * min(times):.1f})  p = {fast['p_value']:.3f}")
+    print(f"naive separate fits: measured {fits} fits (the sample + {args.reps_naive} replications): "
+          f"CPU {c_naive_measured:.2f} s, wall {t_naive_measured:.2f} s "
+          f"({1e3 * c_naive_measured / fits:.2f} ms CPU per fit); EXTRAPOLATED linearly to 1 + {BOOT} "
+          f"searches: CPU {c_naive:.1f} s, wall {t_naive:.1f} s")
+    print(f"speed-up (naive extrapolated / fast): CPU {c_naive / c_fast:,.0f}x, wall {t_naive / t_fast:,.0f}x")
     print(f"check: F sample fast {fast['F']:.10g} vs naive {F_naive:.10g}; "
           f"max |F* fast - F* naive| over {args.reps_naive} replications "
           f"{np.max(np.abs(Fb_fast - np.array(Fb_naive))):.2e}")
-    ok = t_fast < 0.1 and t_naive / t_fast >= 300
-    print("goal (< 0.1 s and >= 300x):", "met" if ok else "NOT met")
+    ok = c_fast < 0.1 and c_naive / c_fast >= 300
+    print("goal (< 0.1 s of one core's CPU time and >= 300x):", "met" if ok else "NOT met",
+          "| by wall time:", "met" if (t_fast < 0.1 and t_naive / t_fast >= 300) else "not met")
 
 
 if __name__ == "__main__":
