@@ -48,7 +48,7 @@ def _fe_regression(panel: DidPanel, R: np.ndarray, names: Sequence[str]) -> dict
         "names": names, "beta": fit.beta, "cov": cov, "df": df, "resid": fit.resid,
         "r2_within": 1.0 - rss / tss_w if tss_w > 0 else None,
         "r2_with_fe": 1.0 - rss / tss if tss > 0 else None,
-        "Zt": Zt, "yt": yt, "demean": info.method,
+        "Zt": Zt, "yt": yt, "demean": info.method, "bread": fit.bread, "K": K,
     }
 
 

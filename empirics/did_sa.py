@@ -31,6 +31,7 @@ def sun_abraham(
     controls: Sequence[str] = (),
     control_cohort: str = "auto",
     ref: int = -1,
+    weights_variance: str = "fixed",
     cluster: str | None = None,
     file: str | None = None,
 ) -> Result:
@@ -45,6 +46,9 @@ def sun_abraham(
     control_cohort : ``"never"`` (never-treated entities), ``"last"`` (the last-treated cohort;
         periods from its adoption on are dropped) or ``"auto"`` (never if any, else last).
     ref : omitted relative period of every cohort (default -1).
+    weights_variance : ``"fixed"`` (default; the cohort shares are treated as known, as fixest's
+        ``sunab``) or ``"estimated"`` (the delta method also accounts for estimating the shares, as
+        in Sun and Abraham 2021 and Stata's eventstudyinteract; joint with the regression part).
     cluster : cluster column (default: the entity).
 
     Returns
@@ -135,7 +139,12 @@ def sun_abraham(
         nobs = np.array([cells[i][2] for i in post_idx], dtype=float)
         W[-1, post_idx] = nobs / nobs.sum()
     params = W @ b
-    cov = W @ V @ W.T
+    if weights_variance == "fixed":
+        cov = W @ V @ W.T
+    elif weights_variance == "estimated":
+        cov = _cov_estimated_weights(panel, fit, W, b, cells, G_row, ctrl_row, rel, evs, post_idx)
+    else:
+        raise InputError(f"weights_variance must be 'fixed' or 'estimated', got {weights_variance!r}")
     if not post_idx:
         params, cov, out_terms = params[:-1], cov[:-1, :-1], out_terms[:-1]
     res = Result(terms=out_terms, params=params, cov=cov, nobs=panel.nobs, df_resid=fit["df"],
@@ -153,6 +162,7 @@ def sun_abraham(
         ],
         "pretrend": pre,
         "control_cohort": control_cohort,
+        "weights_variance": weights_variance,
         "dropped": dict(panel.dropped),
         "n_entities": panel.n_entities, "n_times": panel.n_times,
     }
@@ -162,6 +172,47 @@ def sun_abraham(
         r2_within=fit["r2_within"], r2_with_fe=fit["r2_with_fe"], diagnostics=diagnostics,
         spec=_spec(panel, ref=ref, control_cohort=control_cohort),
     )
+
+
+def _cov_estimated_weights(panel, fit, W, b, cells, G_row, ctrl_row, rel, evs, post_idx):
+    """Joint delta-method covariance of the IW estimates with estimated cohort shares.
+
+    Each IW estimate is nu = sum_c w_c delta_c with w_c = n_c / sum_{c' in S} n_c' (n_c the
+    observations of cell c = (g, e)). As a ratio of entity means, w_c has the influence function
+    psi_ic = (m_ic - mbar_c)/P - w_c sum_{c'}(m_ic' - mbar_c')/P (m_ic: entity i's observations
+    in cell c, P = sum mbar). The cluster contributions of the regression (bread X_c'u_c) and of
+    the shares (sum_c delta_c psi_ic / N) are added and the CR1 factor applied to the total.
+    """
+    k = len(cells)
+    Zt, resid, bread = fit["Zt"], fit["resid"], fit["bread"]
+    clu = panel.cluster_codes
+    Gc = int(clu.max()) + 1
+    scores = np.zeros((Gc, Zt.shape[1]))
+    np.add.at(scores, clu, Zt * resid[:, None])
+    S = (scores @ bread.T)[:, :k]  # cluster contributions to delta_hat - delta
+    A = S @ W.T
+    N = panel.n_entities
+    # entity-level cell counts m_ic
+    M = np.zeros((N, k))
+    for c, (g, e, _) in enumerate(cells):
+        rows = (G_row == g) & ~ctrl_row & (rel == e)
+        np.add.at(M[:, c], panel.entity_codes[rows], 1.0)
+    mbar = M.mean(axis=0)
+    ent_cluster = np.zeros(N, dtype=np.int64)
+    ent_cluster[panel.entity_codes] = clu
+    groups = [[i for i, c in enumerate(cells) if c[1] == e] for e in evs]
+    if post_idx:
+        groups.append(list(post_idx))
+    for j, idx in enumerate(groups):
+        P = mbar[idx].sum()
+        w = mbar[idx] / P
+        dev = M[:, idx] - mbar[idx]
+        psi = dev / P - np.outer(dev.sum(axis=1), w) / P  # N x len(idx)
+        contrib = psi @ b[idx] / N
+        np.add.at(A[:, j], ent_cluster, contrib)
+    n, K = panel.nobs, fit["K"]
+    adj = Gc / (Gc - 1) * (n - 1) / (n - K)
+    return adj * A.T @ A
 
 
 __all__ = ["sun_abraham"]

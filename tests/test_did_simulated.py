@@ -279,3 +279,23 @@ def test_cs_base_period_varying_vs_universal():
             e = r["time"] - r["group"]
             assert r["att"] == pytest.approx(expect.get(e, 0.0), abs=1e-10), (r, res.spec["base_period"])
     assert all(r["base"] == r["group"] - 1 for r in uni.diagnostics["att_gt"])
+
+
+def test_sun_abraham_estimated_weights_variance_equals_cs_influence_function():
+    # balanced panel, never-treated controls: the SA cohort effects are the CS ATT(g,t) cells and,
+    # with the share estimation accounted for, the SA delta-method variance is the CS
+    # influence-function variance (which includes the weights' influence function) up to the CR1
+    # small-sample factor; with fixed weights it is smaller for event times pooling cohorts.
+    df = simulate(effect_dynamic, n_per=25, sigma=1.0, seed=8)
+    sa_est = sun_abraham(df, weights_variance="estimated", **KW)
+    sa_fix = sun_abraham(df, **KW)
+    cs = callaway_santanna(df, bootstrap=False, **KW)
+    n, G = len(df), df["id"].nunique()
+    K = len(sa_est.diagnostics["cohort_effects"]) + T - 1
+    adj = np.sqrt(G / (G - 1) * (n - 1) / (n - K))
+    post = [t for t in sa_est.terms if t.startswith("e+")]
+    assert np.allclose(sa_est.std_errors[post] / adj, cs.std_errors[post], rtol=1e-9)
+    assert sa_est.std_errors["att"] / adj == pytest.approx(cs.std_errors["simple"], rel=1e-9)
+    assert np.allclose(sa_est.params, sa_fix.params)
+    # event time +6 has a single cohort (g=4): its weight is 1, nothing to estimate
+    assert sa_est.std_errors["e+6"] == pytest.approx(sa_fix.std_errors["e+6"], rel=1e-12)
