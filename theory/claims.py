@@ -52,6 +52,17 @@ def _log_form(expr):
     return sp.expand(expr).xreplace({sp.log(P.E): lnE, sp.log(P.M): lnM})
 
 
+def _limit_rational_at_infinity(expr, var):
+    """Limit of a rational function of ``var`` as ``var -> oo`` (from the degrees)."""
+    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    pn, pd = sp.Poly(num, var), sp.Poly(den, var)
+    if pn.degree() < pd.degree():
+        return sp.Integer(0)
+    if pn.degree() == pd.degree():
+        return sp.factor(pn.LC() / pd.LC())
+    return sp.sign(pn.LC() / pd.LC()) * sp.oo
+
+
 @functools.lru_cache(maxsize=32)
 def energy_regimes(prim: Primitives = PAPER) -> dict:
     """The elasticity d ln(indco) / d ln(M) under the three energy regimes, derived.
@@ -79,11 +90,11 @@ def energy_regimes(prim: Primitives = PAPER) -> dict:
     foc_eta = sp.Eq(lnP0 + lnE / eta, sp.log(sigma_E) + lnY - lnE)
     lnE_eta = solve_linear(foc_eta, lnE)
     ln_int_eta = ln_theta + lnE_eta - lnY.subs(lnE, lnE_eta)
-    el = without_integrals(lambda e_: sp.factor(sp.simplify(e_)), sp.diff(ln_int_eta, lnM))
+    el = without_integrals(lambda e_: sp.factor(sp.cancel(e_)), sp.diff(ln_int_eta, lnM))
     out["elastic_energy"] = el
-    out["elastic_limit_eta_0"] = sp.limit(el, eta, 0)
-    out["elastic_limit_eta_oo"] = sp.limit(el, eta, sp.oo)
-    out["elastic_d_eta"] = sp.simplify(sp.diff(el, eta))
+    out["elastic_limit_eta_0"] = sp.factor(sp.cancel(el.subs(eta, 0)))  # rational in eta, finite at 0
+    out["elastic_limit_eta_oo"] = _limit_rational_at_infinity(el, eta)
+    out["elastic_d_eta"] = sp.factor(sp.cancel(sp.diff(el, eta)))
     out["sigma_E"] = sigma_E
     return out
 
@@ -169,11 +180,12 @@ def _claims(prim: Primitives):
     # 4. finite supply elasticity
     el = reg["elastic_energy"]
     lim0, limoo = reg["elastic_limit_eta_0"], reg["elastic_limit_eta_oo"]
-    neg_eta = bool((-el).is_positive)
+    neg_eta = (-el).is_positive
     add("energy_elastic_supply",
         "With an upward-sloping energy supply (price elasticity eta), more robots still lower carbon intensity.",
-        "conditional" if neg_eta else "no",
-        "Negative for every finite eta, but smaller in magnitude than the paper's: it equals "
+        "conditional" if neg_eta is not False else "no",
+        ("" if neg_eta else "Sign not determined symbolically for these primitives. ")
+        + "Negative for every finite eta, but smaller in magnitude than the paper's: it equals "
         "-beta(I-N+1) only at eta -> 0 (fixed energy) and vanishes as eta -> infinity (given "
         "price). Its magnitude falls monotonically in eta.",
         r"\frac{d \ln indco}{d \ln M} = " + _lx(el) + r",\quad \lim_{\eta\to 0} = " + _lx(lim0)
@@ -262,9 +274,9 @@ def _claims(prim: Primitives):
     # 11. gamma_0's sign
     g0 = d["gamma_0"]
     g0_unit = sp.expand(P.unit_measure(g0))
-    at_half = sp.simplify(g0_unit.subs(s, sp.Rational(1, 2)))
-    lim_lo = sp.limit(g0_unit, s, 0, "+")
-    lim_hi = sp.limit(g0_unit, s, 1, "-")
+    at_half = sp.expand_log(sp.expand(g0_unit.subs(s, sp.Rational(1, 2))), force=True)
+    lim_lo = sp.limit(g0_unit, s, 0, "+") if g0_unit.free_symbols <= {P.beta, s} else sp.nan
+    lim_hi = sp.limit(g0_unit, s, 1, "-") if g0_unit.free_symbols <= {P.beta, s} else sp.nan
     if g0_unit.free_symbols <= {P.beta, s}:
         f = sp.lambdify((P.beta, s), g0_unit, "numpy")
         grid = np.linspace(1e-6, 1 - 1e-6, 2001)

@@ -46,6 +46,8 @@ def _canon(expr):
 def _tidy_coef(c):
     c = sp.sympify(c)
     cands = [sp.expand(c), sp.expand(P.unit_measure(c)), sp.expand(c.xreplace({P.s_r: 1 - P.s_l}))]
+    if sp.count_ops(cands[0]) > 40:  # large coefficients: keep it cheap
+        return min(cands, key=lambda z: (sp.count_ops(z), len(str(z))))
     cands += [sp.factor_terms(z) for z in cands]
     if any(isinstance(t, sp.Pow) and t.exp.is_negative for t in sp.preorder_traversal(c)):
         cands += [sp.factor_terms(sp.cancel(P.unit_measure(c)))]
