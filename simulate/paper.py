@@ -307,10 +307,12 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     city_mix = rs.dirichlet(np.full(J, conc), size=n)
     w = p["iv_strength"]
     mix = w * prov_mix[prov_idx] + (1 - w) * city_mix
-    region_shift = np.where(region == "east", 0.4, np.where(region == "central", 0.0, -0.4))
-    manuf_z = rs.standard_normal(n)
-    manuf = 1.0 / (1.0 + np.exp(-(p["manuf_logit_mean"] + region_shift
-                                  + p["manuf_logit_sd"] * manuf_z)))
+    # manufacturing share: a province part (regional pattern plus noise) with weight w and a city
+    # part with weight 1 - w, so that iv_strength = 0 leaves nothing common within a province
+    region_shift = np.array([{"east": 0.6, "central": 0.0, "west": -0.6}[q[1]] for q in PROVINCES])
+    prov_z = (region_shift + 0.8 * rs.standard_normal(n_prov)) / 1.0
+    manuf_z = np.sqrt(w) * prov_z[prov_idx] + np.sqrt(1 - w) * rs.standard_normal(n)
+    manuf = 1.0 / (1.0 + np.exp(-(p["manuf_logit_mean"] + p["manuf_logit_sd"] * manuf_z)))
     shares = manuf[:, None] * mix
     ri = R["industry"]
     # the industries' robot levels and growth rates: fixed by industry_seed (the design conditions
@@ -439,7 +441,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     level = p["indco_level"] - _reference_level(tn, p)
     ln_co2 = level + ln_phi[:, None] + lnE
     true_lnindco = ln_co2 - lnY
-    true_lnindco += _threats.confounding_trend(p["confounding"], robot, prov_idx, tt)
+    # shift-share confounding loads on the city-specific part of the base-year mix
+    own_growth = city_mix @ (shocks[:, -1] - shocks[:, PRE_YEARS])
+    true_lnindco += _threats.confounding_trend(p["confounding"], own_growth, tt)
 
     # ---- measurement: value added, nightlights, downscaling ---------------------------
     ln_va = lnY + p["va_robot"] * robot

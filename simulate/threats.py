@@ -21,8 +21,8 @@ THREATS: dict[str, dict[str, str]] = {
     "shift-share confounding": {
         "params": "confounding",
         "mechanism": "cities whose base-year industry mix exposes them to faster robot growth "
-                     "(within their province) were already on a different carbon-intensity "
-                     "trend: ln indco += confounding * z_i * t/(T-1)",
+                     "(through the city-specific part of the mix) were already on a different "
+                     "carbon-intensity trend: ln indco += confounding * z_i * t/(T-1)",
         "prediction": "TWFE biased in the sign of `confounding` (the trend loads on the same "
                       "city-specific growth that identifies the robot coefficient); the "
                       "province leave-one-out IV removes most of it",
@@ -107,22 +107,18 @@ def hmatch(robot: np.ndarray, hum: np.ndarray) -> np.ndarray:
     return np.sqrt(U * V)
 
 
-def confounding_trend(strength: float, robot: np.ndarray, prov_idx: np.ndarray,
-                      tt: np.ndarray) -> np.ndarray:
+def confounding_trend(strength: float, exposure_growth: np.ndarray, tt: np.ndarray) -> np.ndarray:
     """City-specific trends in ln indco correlated with the shift-share growth.
 
-    z_i is the city's Bartik growth over the sample (robot in the last year minus the first)
-    minus its province mean, standardised; the trend adds ``strength * z_i * tt`` (tt runs from 0
-    to 1 over the sample). Province-demeaning keeps the province leave-one-out instrument
-    (mostly) clean of it.
+    ``exposure_growth`` is the growth over the sample implied by the city-specific part of the
+    base-year industry mix (the mix times the change in industry robot densities), standardised
+    to z_i; the trend adds ``strength * z_i * tt`` (tt runs from 0 to 1 over the sample). Because
+    it loads on the city-specific part of the mix, the other cities of the province carry none of
+    it and the province leave-one-out instrument stays valid (but weak when iv_strength is low).
     """
     if strength == 0.0:
-        return np.zeros_like(robot)
-    g = robot[:, -1] - robot[:, 0]
-    G = int(prov_idx.max()) + 1
-    cnt = np.bincount(prov_idx, minlength=G).astype(float)
-    pm = np.bincount(prov_idx, weights=g, minlength=G) / np.maximum(cnt, 1)
-    z = g - pm[prov_idx]
+        return np.zeros((exposure_growth.shape[0], tt.shape[0]))
+    z = exposure_growth - exposure_growth.mean()
     sd = z.std()
     z = z / sd if sd > 0 else z
     return strength * z[:, None] * tt[None, :]
