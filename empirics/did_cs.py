@@ -46,10 +46,7 @@ def _ols_ifs(w: np.ndarray, X: np.ndarray, dy: np.ndarray, n: int):
     XtX = (X * w[:, None]).T @ X / n
     beta = np.linalg.lstsq(XtX, (X * w[:, None]).T @ dy / n, rcond=None)[0]
     resid = dy - X @ beta
-    try:
-        inv = np.linalg.inv(XtX)
-    except np.linalg.LinAlgError as exc:  # pragma: no cover - guarded by the caller
-        raise InputError("covariates are collinear among the control units") from exc
+    inv = np.linalg.inv(XtX)  # LinAlgError: the caller skips the cell
     alr = (w * resid)[:, None] * X @ inv
     return beta, alr
 
@@ -103,12 +100,16 @@ def att_dr(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndar
     n = dy.shape[0]
     C = 1.0 - D
     ps, Vps = _logit(D, X)
+    if ps.max() >= 0.999:  # as did: the overlap condition fails, the cell is not estimated
+        raise np.linalg.LinAlgError("overlap condition violated (a propensity score >= 0.999)")
     ps = np.minimum(ps, 1 - 1e-6)
     trim = np.where(D == 1, True, ps < 0.995)
     beta, alr_ols = _ols_ifs(C, X, dy, n)
     pred = X @ beta
     w_t = trim * D
     w_c = trim * ps * C / (1 - ps)
+    if w_c.sum() <= 0 or w_t.sum() <= 0:
+        raise np.linalg.LinAlgError("no overlap: every control unit is trimmed (propensity >= 0.995)")
     r = dy - pred
     eta_t = np.mean(w_t * r) / np.mean(w_t)
     eta_c = np.mean(w_c * r) / np.mean(w_c)
@@ -345,7 +346,11 @@ def callaway_santanna(
                     skipped.append({"group": time_value(g), "time": time_value(t),
                                     "reason": "covariates collinear among controls"})
                     continue
-            att, inf = est(dy, Dd, Xs)
+            try:
+                att, inf = est(dy, Dd, Xs)
+            except np.linalg.LinAlgError as exc:
+                skipped.append({"group": time_value(g), "time": time_value(t), "reason": str(exc)})
+                continue
             psi = np.zeros(n)
             psi[sub] = inf * (n / sub.sum())
             cells.append(_Cell(g, t, times[bi], att, psi, int(treat.sum()), int(ctrl.sum())))

@@ -214,3 +214,14 @@ def test_cli_all_skips_inapplicable_methods(tmp_path, capsys):
     assert main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
                  "--method", "bacon", "--json", str(tmp_path / "b.json")]) == 2
     assert not (tmp_path / "b.json").exists()
+
+
+def test_cs_dr_skips_cells_without_overlap():
+    df = panel(n_per=12, seed=2)
+    # a covariate that separates cohort 3 from the never treated perfectly
+    df["z"] = np.where(df.g == 3, 5.0, -5.0) + 0.01 * np.arange(len(df)) % 1
+    res = callaway_santanna(df, controls=["z"], est_method="dr", bootstrap=False, **KW)
+    skipped = res.diagnostics["skipped_cells"]
+    assert skipped and all(s["group"] == 3 for s in skipped)
+    assert "overlap" in skipped[0]["reason"]
+    assert all(r["group"] != 3 for r in res.diagnostics["att_gt"])
