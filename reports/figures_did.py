@@ -60,8 +60,10 @@ def event_series(result: Result, label: str | None = None, *, level: float = 0.9
     """
     if result.estimator == "callaway_santanna":
         by = result.diagnostics["aggregations"]["dynamic"]["by"]
+        varying = result.spec.get("base_period", "varying") == "varying"
         return {
             "label": label or "Callaway-Sant'Anna",
+            "note": "leads vs the previous period" if varying else None,
             "event_time": [int(d["event_time"]) for d in by],
             "estimate": [float(d["att"]) for d in by],
             "lower": [float(d["lower"]) for d in by],
@@ -117,7 +119,8 @@ def plot_event_study(
         est = np.asarray(s["estimate"], dtype=float)
         lo, hi = np.asarray(s["lower"], dtype=float), np.asarray(s["upper"], dtype=float)
         color = _COLORS.get(s["label"])
-        lab = s["label"] + (" (uniform band)" if s.get("band") == "uniform" else "")
+        extras = [x for x in ("uniform band" if s.get("band") == "uniform" else None, s.get("note")) if x]
+        lab = s["label"] + (f" ({'; '.join(extras)})" if extras else "")
         ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", ms=4, capsize=3, color=color, label=lab)
     ax.axhline(0.0, color="black", lw=0.8)
     ax.axvline(-0.5, color="black", lw=0.8, ls=":")
