@@ -10,12 +10,20 @@ All three give the same coefficients and clustered SEs (checked here, rtol 1e-6)
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# every library measured with single-threaded BLAS (set before numpy loads): the problem is small
+# and on a shared machine OpenBLAS threads only add contention; robocarbon does this internally.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import statistics
 import time
 
-import numpy as np
-import pandas as pd
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 
 def make_panel(N=262, T=13, seed=0):

@@ -592,6 +592,17 @@ def fit(
 
 
 feols = fit
+_fit_impl = fit
+
+
+def fit(formula, data, **kwargs):  # noqa: F811 - the public entry, single-threaded BLAS inside
+    with linalg.single_threaded_blas():
+        return _fit_impl(formula, data, **kwargs)
+
+
+fit.__doc__ = _fit_impl.__doc__
+fit.__wrapped__ = _fit_impl
+feols = fit
 
 
 def _r2(frame: ModelFrame, tr: Transformed, resid_w: np.ndarray) -> tuple[float | None, float]:
@@ -726,6 +737,11 @@ def twfe_fast(
     defaults to the entity. Returns ``(beta, se)``; equal to ``fit`` on the same data (tested).
     No validation: the caller guarantees finite values and integer codes.
     """
+    with linalg.single_threaded_blas():
+        return _twfe_fast(y, X, entity_codes, time_codes, cluster_codes)
+
+
+def _twfe_fast(y, X, entity_codes, time_codes, cluster_codes):
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:

@@ -195,7 +195,7 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
                 yt, Et[:, 0], Zt, vcov=vcov, clusters=clusters, scale=info["scale"],
                 df_resid=df, center=float(beta[-1]), width=max(se_b, 1e-8),
             )
-        except np.linalg.LinAlgError as exc:  # pragma: no cover - degenerate data
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:  # degenerate data
             diagnostics["anderson_rubin"] = {"error": str(exc)}
     if has_fe:
         xbar_idx = [frame.x_names.index(nm) for nm in frame.x_names]

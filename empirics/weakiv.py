@@ -145,7 +145,12 @@ def kleibergen_paap(
         vhat = Kinv @ S @ Kinv.T
     vlab = kr @ vhat @ kr.T
     vlab = (vlab + vlab.T) / 2
-    stat = float(lab @ np.linalg.solve(vlab, lab))
+    w_, U_ = np.linalg.eigh(vlab)
+    if w_.max(initial=0.0) <= 0 or w_.min() <= 1e-14 * w_.max():
+        # a perfect first stage (no first-stage residual variation): the rank is certain
+        stat = math.inf if float(lab @ lab) > 0 else math.nan
+    else:
+        stat = float(np.sum((U_.T @ lab) ** 2 / w_))
     df = (L - K + 1)
     return {"statistic": stat, "df": df, "pvalue": float(stats.chi2.sf(stat, df)),
             "singular_values": s.tolist()}
