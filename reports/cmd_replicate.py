@@ -35,8 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Monte Carlo replications per scenario (default: {DEFAULT_SIMS})")
     parser.add_argument("--seed", metavar="S", type=int, default=DEFAULT_SEED,
                         help=f"master seed (default: {DEFAULT_SEED})")
+    parser.add_argument("--bootstrap", metavar="B", type=int, default=299,
+                        help="bootstrap draws for the threshold F tests and the Callaway-Sant'Anna "
+                             "bands (default: 299)")
     parser.add_argument("--jobs", metavar="J", type=int, default=1,
                         help="worker processes for the Monte Carlo (default: 1)")
+    parser.add_argument("--sections", metavar="IDS", default=None,
+                        help="comma-separated subset of sections to compute, in report order "
+                             "(default: all; see docs/report.md for the ids)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -70,11 +76,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sims < 1:
         raise InputError(f"--sims must be a positive integer, got {args.sims}")
+    if args.bootstrap < 1:
+        raise InputError(f"--bootstrap must be a positive integer, got {args.bootstrap}")
     if args.jobs < 1:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
+    from .report import SECTIONS
+
+    only = None
+    if args.sections:
+        only = [x.strip() for x in args.sections.split(",") if x.strip()]
+        known = [s.id for s in SECTIONS]
+        unknown = [x for x in only if x not in known]
+        if unknown:
+            raise InputError(f"--sections: unknown section(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     panel = load_user_panel(args.data) if args.data else None
     out, sections = build_report(
         args.out, panel=panel, data_path=args.data, seed=args.seed, sims=args.sims, jobs=args.jobs,
+        bootstrap=args.bootstrap, only=only,
         progress=False if args.no_progress else None, argv=sys.argv,
     )
     n_ok = sum(s.status == "ok" for s in sections)

@@ -119,6 +119,7 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)  # computed inputs by section id
     sections: dict[str, Any] = field(default_factory=dict)  # rendered sections by id (for verdicts)
     jobs: int = 1
+    bootstrap: int = 299  # bootstrap draws (threshold F tests, Callaway-Sant'Anna bands)
     progress: Any = None
 
     def stream(self, name: str) -> np.random.Generator:
@@ -450,8 +451,8 @@ def compute_did(ctx: Context) -> dict[str, Any]:
     out["twfe_controls"] = did.twfe_did(p, **kw, controls=ctx.controls) if ctx.controls else None
     out["event"] = did.event_study(p, **kw, leads=5, lags=6, ref=-1, bin_endpoints=True)
     out["bacon"] = bacon.bacon_decomposition(p, **kw)
-    out["cs"] = cs.callaway_santanna(p, **kw, control_group="never", bootstrap=True, n_boot=199,
-                                     seed=ctx.stream("did_bootstrap"))
+    out["cs"] = cs.callaway_santanna(p, **kw, control_group="never", bootstrap=True, n_boot=ctx.bootstrap,
+                                     seed=int(ctx.stream("did_bootstrap").integers(0, 2**31 - 1)))
     out["sa"] = sa.sun_abraham(p, **kw, ref=-1)
     out["truth"] = {k: v for k, v in (ctx.truth or {}).items() if k == "did" or k.startswith("did_e")}
     return out
@@ -491,7 +492,7 @@ def section_did(d: Mapping[str, Any], ctx: Context) -> Section:
             r["truth"] = truth
     s.table(T.frame_table("did_robust", "TWFE beside heterogeneity-robust estimators", pd.DataFrame(rows), digits=4,
                           notes=["Callaway-Sant'Anna: never-treated controls, outcome regression, "
-                                 "multiplier bootstrap (199 draws) for bands; analytic SE shown."]))
+                                 f"multiplier bootstrap ({ctx.bootstrap} draws) for bands; analytic SE shown."]))
     # event study figure
     et, est, lo, hi = _event_series(ev)
     series = {}
@@ -675,7 +676,7 @@ def compute_thresholds(ctx: Context) -> dict[str, Any]:
             missing.append(f"{label}: none of the columns {', '.join(cols)} in the panel")
             continue
         res = thr.threshold(ctx.panel, "lnindco", "robot", col, "city", "year", controls=ctx.controls,
-                            time_effects=True, n_thresholds=1, trim=0.05, grid=300, bootstrap=300,
+                            time_effects=True, n_thresholds=1, trim=0.05, grid=300, bootstrap=ctx.bootstrap,
                             seed=int(st.generate_state(1)[0]))
         out.append({"label": label, "col": col, "key": key, "result": res})
     if not out:
@@ -707,6 +708,9 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
     vals: dict[str, Any] = {}
     for r in d["reasons"]:
         s.p(f"Not computed: {r}.")
+    for part in (d["mech"], d["thr"]):
+        for r in (part or {}).get("missing", []):
+            s.p(f"Not computed: {r}.")
     if d["mech"]:
         models = d["mech"]["models"]
         pairs = []
@@ -761,7 +765,7 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
                                      "Share above γ": [m["result"].diagnostics["regimes"][1]["share"] for m in models],
                                  },
                                  notes=["City and year FE, controls; slopes given γ with city-clustered SE; "
-                                        "Hansen (1999) bootstrap (300 draws) of the single-threshold F; 5% trimming."])
+                                        f"Hansen (1999) bootstrap ({ctx.bootstrap} draws) of the single-threshold F; 5% trimming."])
         s.table(tab)
         for m in models:
             res = m["result"]
@@ -836,14 +840,14 @@ def compute_montecarlo(ctx: Context) -> dict[str, Any]:
     for label, kv, ests, share in scen:
         sims = max(2, int(round(ctx.sims * share)))
         _, diag = engine.diagnose(base.with_params(**kv) if kv else base, ests, sims, seed,
-                                  jobs=ctx.jobs, progress=False)
+                                  jobs=ctx.jobs, progress=False, bootstrap=min(ctx.bootstrap, 200))
         for r in diag.to_dict(orient="records"):
             rows.append({"scenario": label, "params": dict(kv), **r})
     thr_sims = min(ctx.sims, THRESHOLD_MC_MAX)
     label = "threshold structure (human capital)"
     kv = dict(MC_SCENARIOS[-1][1])
     _, diag = engine.diagnose(base.with_params(**kv), "threshold", thr_sims, seed, jobs=ctx.jobs,
-                              progress=False)
+                              progress=False, bootstrap=min(ctx.bootstrap, 200))
     for r in diag.to_dict(orient="records"):
         rows.append({"scenario": label, "params": kv, **r})
     return {"rows": rows, "seed": seed, "design": getattr(base, "name", "paper")}
@@ -1240,6 +1244,7 @@ def compute_sections(ctx: Context, *, only: Sequence[str] | None = None, strict:
         for spec in specs:
             bar.set_postfix_str(spec.id)
             t0 = time.perf_counter()
+            c0 = time.process_time()
             try:
                 inputs = spec.compute(ctx)
                 ctx.results[spec.id] = inputs
@@ -1253,6 +1258,7 @@ def compute_sections(ctx: Context, *, only: Sequence[str] | None = None, strict:
                               reason=f"{type(exc).__name__}: {exc}")
                 sec.values["traceback"] = traceback.format_exc()
             sec.values["seconds"] = time.perf_counter() - t0
+            sec.values["cpu_seconds"] = time.process_time() - c0
             ctx.sections[spec.id] = sec
             out.append(sec)
             bar.update(1)
@@ -1315,6 +1321,7 @@ def build_report(
     seed: int = 20240101,
     sims: int = 200,
     jobs: int = 1,
+    bootstrap: int = 299,
     progress: bool | None = None,
     strict: bool = False,
     only: Sequence[str] | None = None,
@@ -1338,13 +1345,15 @@ def build_report(
     if panel is None:
         design_mod = _import("robocarbon.simulate.design", "the simulator")
         design = design_mod.get_design("paper")
-        ctx = Context(panel=pd.DataFrame(), source="synthetic", seed=seed, sims=sims, jobs=jobs)
+        ctx = Context(panel=pd.DataFrame(), source="synthetic", seed=seed, sims=sims, jobs=jobs,
+                      bootstrap=bootstrap)
         draw = design.draw(ctx.stream("design"))
         ctx.panel = draw.panel
         ctx.design = design
         ctx.truth = dict(draw.truth)
     else:
-        ctx = Context(panel=panel, source="user", seed=seed, sims=sims, data_path=data_path, jobs=jobs)
+        ctx = Context(panel=panel, source="user", seed=seed, sims=sims, data_path=data_path, jobs=jobs,
+                      bootstrap=bootstrap)
     sections = compute_sections(ctx, only=only, strict=strict, progress=progress)
     meta = {
         "title": "Industrial robots and urban industrial carbon intensity: a replication report",
@@ -1353,11 +1362,12 @@ def build_report(
         "data_path": data_path,
         "seed": seed,
         "sims": sims,
+        "bootstrap": bootstrap,
         "created": provenance()["created"],
         "git_commit": provenance()["git_commit"],
         "sections": [(s.id, s.title, s.status) for s in sections],
     }
-    config = {"seed": seed, "sims": sims, "data": data_path, "jobs": jobs,
+    config = {"seed": seed, "sims": sims, "data": data_path, "jobs": jobs, "bootstrap": bootstrap,
               "design": getattr(ctx.design, "name", None) if ctx.source == "synthetic" else None}
     path = write_outputs(sections, out, meta, seed=seed, config=config,
                          inputs=[data_path] if data_path else [], wall_start=t0, argv=argv)

@@ -12,7 +12,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-SMALL_SIMS = 12
+SMALL_SIMS = 4
+SMALL_BOOTSTRAP = 39
 
 _ROOT = Path(tempfile.mkdtemp(prefix="robocarbon-report-tests-"))
 atexit.register(shutil.rmtree, _ROOT, True)
@@ -23,5 +24,6 @@ def built_report(seed: int = 11, sims: int = SMALL_SIMS):
     """(output folder, sections) of ``build_report`` on the default synthetic design."""
     from robocarbon.reports.report import build_report
 
-    out, sections = build_report(_ROOT / f"build-{seed}-{sims}", seed=seed, sims=sims, progress=False)
+    out, sections = build_report(_ROOT / f"build-{seed}-{sims}", seed=seed, sims=sims,
+                                 bootstrap=SMALL_BOOTSTRAP, progress=False)
     return Path(out), tuple(sections)
