@@ -443,6 +443,9 @@ def numeric_checks(prim: Primitives = PAPER, n: int = NUMERIC_POINTS, seed: int 
     lnpl = fn(sp.log(d["price_labour"].subs(prices)), (P.Y,))
     a = _draw(rng, n)
     Nn, Ii = a[2], a[3]
+    # evaluate in complex arithmetic: for non-paper exponents sympy may write a positive log
+    # argument as log(-1) + log(negative); the imaginary parts cancel in a correct identity
+    a = (a[0].astype(complex), a[1].astype(complex)) + tuple(a[2:4]) + tuple(v.astype(complex) for v in a[4:])
     nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
 
     def integ(f, lo, hi, *extra):
@@ -451,7 +454,7 @@ def numeric_checks(prim: Primitives = PAPER, n: int = NUMERIC_POINTS, seed: int 
     ilnA = integ(lngm, Nn - 1, Ii) + integ(lngl, Ii, Nn)
     lnY_a = lnY13(*a, ilnA)
     lnY_b = integ(lny_m, Nn - 1, Ii) + integ(lny_L, Ii, Nn)
-    Yv = np.exp(lnY_a)
+    Yv = np.exp(lnY_a.real)
     ip = integ(lnpm, Nn - 1, Ii, Yv) + integ(lnpl, Ii, Nn, Yv)
     half_r, half_l = (Ii - Nn + 1) / 2, (Nn - Ii) / 2
     xr = (Nn - 1)[None, :] + half_r[None, :] * (nodes[:, None] + 1)
