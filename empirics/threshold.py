@@ -171,6 +171,9 @@ class ThresholdPanel:
             tim, Tn = factorize(time)
         # sort rows by entity then time so every entity is one contiguous block
         order = np.lexsort((tim, ent))
+        same = (ent[order][1:] == ent[order][:-1]) & (tim[order][1:] == tim[order][:-1])
+        if time is not None and same.any():
+            raise InputError(f"{int(same.sum())} duplicate (entity, time) pairs")
         self.order = order
         self.y = y[order]
         self.x = x[order]
@@ -490,6 +493,7 @@ def threshold_fit(
     nobs_dropped: int = 0,
     dropped: dict | None = None,
     spec: dict | None = None,
+    progress: bool = False,
 ) -> Result:
     """Fixed-effect panel threshold regression (Hansen 1999) on numpy arrays.
 
@@ -509,6 +513,7 @@ def threshold_fit(
     bootstrap : replications for each test (k vs k+1 regimes), one value or one per test; 0 skips.
     seed : seed of the bootstrap (numpy SeedSequence; one spawned stream per test).
     level : confidence level of the LR intervals.
+    progress : show a progress bar over the bootstrap tests (tqdm, on stderr).
 
     Returns
     -------
@@ -571,7 +576,11 @@ def threshold_fit(
         ok = ~np.isnan(profile)
         stat = (profile[ok] - rss_hat) / sigma2
         g = values[ok]
-        inside = g[stat <= crit_lr]
+        accept = stat <= crit_lr
+        inside = g[accept]
+        # the no-rejection set as runs of consecutive candidates (it need not be an interval)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], accept.astype(np.int8), [0]])))
+        region = [[float(g[a]), float(g[b - 1])] for a, b in zip(edges[::2], edges[1::2])]
         return {
             "name": name,
             "threshold_index": which,
@@ -581,6 +590,7 @@ def threshold_fit(
             "critical_value": crit_lr,
             "level": level,
             "interval": [float(inside.min()), float(inside.max())],
+            "region": region,
         }
 
     s1 = S["S1"] / df
@@ -622,7 +632,9 @@ def threshold_fit(
     null_cuts = {0: [], 1: [cut["cut1"]], 2: [cut.get("cut1r"), cut.get("cut2")]}
     stat_pairs = {0: ("S0", "S1"), 1: ("S1", "S2"), 2: ("S2r", "S3")}
     tests = []
-    for k in range(n_thresholds):
+    from tqdm import tqdm
+
+    for k in tqdm(range(n_thresholds), desc="bootstrap tests", disable=not progress, leave=False):
         a, b = stat_pairs[k]
         F = (S[a] - S[b]) / (S[b] / df)
         entry = {
@@ -868,6 +880,7 @@ def threshold(
     seed: int | None = None,
     level: float = 0.95,
     file: str | None = None,
+    progress: bool = False,
 ) -> Result:
     """Fixed-effect panel threshold regression (Hansen 1999) on a DataFrame.
 
@@ -943,4 +956,5 @@ def threshold(
         nobs_dropped=int(sum(dropped.values())),
         dropped=dropped,
         spec=spec,
+        progress=progress,
     )

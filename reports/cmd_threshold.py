@@ -114,6 +114,7 @@ def run(args) -> int:
         time_effects=args.time_effects, n_thresholds=args.n_thresholds,
         trim=args.trim, grid=None if args.exact else args.grid, exact=args.exact,
         bootstrap=args.bootstrap, seed=args.seed, level=args.level, file=args.data,
+        progress=sys.stderr.isatty(),
     )
     _print(res)
     outputs = []

@@ -43,17 +43,17 @@ def lr_figure(result: Result | Mapping[str, Any]):
     for ax, c in zip(axes[:, 0], curves):
         g = np.asarray(c["gamma"], dtype=float)
         lr = np.asarray(c["lr"], dtype=float)
-        ax.plot(g, lr, color="#1f77b4", lw=1.2, label="LR(γ)")
+        ax.plot(g, lr, color="#1f77b4", lw=1.2, label=r"LR($\gamma$)")
         crit = float(c["critical_value"])
         ax.axhline(crit, color="#d62728", ls="--", lw=1.0,
                    label=f"{100 * c['level']:.0f}% critical value {crit:.4f}")
         lo, hi = c["interval"]
         ax.axvspan(lo, hi, color="#d62728", alpha=0.08, lw=0)
         ax.axvline(c["threshold"], color="#2ca02c", lw=0.8, ls=":",
-                   label=f"γ̂ = {c['threshold']:.6g} [{lo:.6g}, {hi:.6g}]")
+                   label=rf"$\hat\gamma$ = {c['threshold']:.6g} [{lo:.6g}, {hi:.6g}]")
         ax.set_title(_TITLES.get(c["name"], c["name"]), fontsize=10)
-        ax.set_xlabel(f"threshold γ ({qname})")
-        ax.set_ylabel("LR(γ)")
+        ax.set_xlabel(rf"threshold $\gamma$ ({qname})")
+        ax.set_ylabel(r"LR($\gamma$)")
         ax.set_ylim(bottom=0.0)
         ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
