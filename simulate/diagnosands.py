@@ -72,7 +72,8 @@ def _ratio_stats(est: np.ndarray, theta: np.ndarray, sig: np.ndarray) -> tuple[f
     return type_s, exag
 
 
-def _group_diagnosands(g: pd.DataFrame, alpha: float, bootstrap: int, rng) -> dict:
+def _group_diagnosands(g: pd.DataFrame, alpha: float, bootstrap: int, rng,
+                       extras: Sequence[str] = ()) -> dict:
     failed = g["error"].astype(str).str.len().to_numpy() > 0 if "error" in g else np.zeros(len(g), bool)
     ok = g.loc[~failed]
     S = int(len(ok))
@@ -130,6 +131,9 @@ def _group_diagnosands(g: pd.DataFrame, alpha: float, bootstrap: int, rng) -> di
             out[k] = float("nan")
     out["sims"] = S
     out["failures"] = int(failed.sum())
+    for c in extras:
+        v = ok[c].to_numpy(dtype=float)
+        out[f"mean_{c}"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
     return out
 
 
@@ -140,6 +144,7 @@ def diagnose_table(
     alpha: float = 0.05,
     bootstrap: int = 200,
     seed: int = 0,
+    extra_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The diagnosands table: one row per ``by`` x estimator x term, in order of appearance.
 
@@ -154,15 +159,20 @@ def diagnose_table(
     bootstrap
         Resamples of the replications for the MCSE of ``type_s`` and ``exaggeration``
         (0 switches them off). Resampling is seeded by ``seed``: the table is deterministic.
+    extra_columns
+        Per-replication scalars of the simulations table (estimator ``extras``, e.g.
+        ``first_stage_f``) to average: ``mean_<column>``.
     """
     keys = list(by) + ["estimator", "term"]
+    extras = [c for c in extra_columns if c in simulations.columns]
     rows = []
     for gi, (key, g) in enumerate(simulations.groupby(keys, sort=False, dropna=False)):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(gi,)))
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        rec.update(_group_diagnosands(g, alpha, bootstrap, rng))
+        rec.update(_group_diagnosands(g, alpha, bootstrap, rng, extras))
         rows.append(rec)
-    return pd.DataFrame(rows, columns=keys + list(DIAGNOSAND_COLUMNS))
+    return pd.DataFrame(rows, columns=keys + list(DIAGNOSAND_COLUMNS)
+                        + [f"mean_{c}" for c in extras])
 
 
 def mde_table(

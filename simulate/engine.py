@@ -159,7 +159,33 @@ def _fail_rows(rows, task, rep, ei, est, msg):
     terms = list(est.estimands) or [""]
     for ti, term in enumerate(terms):
         rows.append((task.cell, rep, ei, 0, ti, est.name, term, np.nan, np.nan, np.nan, -1,
-                     np.nan, msg or "error"))
+                     np.nan, msg or "error", {}))
+
+
+def _extra_columns(estimators) -> list[str]:
+    cols: list[str] = []
+    for est in estimators:
+        for name in getattr(est, "extras", {}) or {}:
+            if name not in cols:
+                cols.append(name)
+    return cols
+
+
+def _dig(obj: Any, path: str) -> float:
+    """A scalar from nested diagnostics by a dotted path (``first_stage_f.robot``,
+    ``thresholds.0``); NaN when absent or not a number."""
+    for part in path.split("."):
+        try:
+            if isinstance(obj, Mapping):
+                obj = obj[part]
+            else:
+                obj = obj[int(part)]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return float("nan")
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _error_text(exc: BaseException) -> str:
@@ -195,6 +221,8 @@ def _run_chunk(task: ChunkTask) -> pd.DataFrame:
             for ri, res in enumerate(results):
                 label = f"{est.name}:{res.estimator or ri}" if multi else est.name
                 terms = list(res.terms)
+                extras = {k: _dig(res.diagnostics, v) for k, v in
+                          (getattr(est, "extras", {}) or {}).items()}
                 keep = [t for t in est.estimands] if est.estimands else terms
                 se_all = np.sqrt(np.clip(np.diag(res.cov), 0.0, None))
                 df = np.nan if res.df_resid is None else float(res.df_resid)
@@ -203,14 +231,17 @@ def _run_chunk(task: ChunkTask) -> pd.DataFrame:
                     theta = float(truth[key]) if key is not None else np.nan
                     if term not in terms:
                         rows.append((task.cell, rep, ei, ri, ti, label, term, np.nan, np.nan, df,
-                                     res.nobs, theta, f"term {term!r} not in the result"))
+                                     res.nobs, theta, f"term {term!r} not in the result", extras))
                         continue
                     j = terms.index(term)
                     rows.append((task.cell, rep, ei, ri, ti, label, term, float(res.params[j]),
-                                 float(se_all[j]), df, res.nobs, theta, ""))
-    base = pd.DataFrame(rows, columns=["cell", "rep", "est_order", "sub_order", "term_order",
-                                       "estimator", "term", "estimate", "std_error", "df_resid",
-                                       "nobs", "estimand", "error"])
+                                 float(se_all[j]), df, res.nobs, theta, "", extras))
+    base = pd.DataFrame([r[:-1] for r in rows],
+                        columns=["cell", "rep", "est_order", "sub_order", "term_order",
+                                 "estimator", "term", "estimate", "std_error", "df_resid",
+                                 "nobs", "estimand", "error"])
+    for name in _extra_columns(task.estimators):
+        base[name] = np.array([r[-1].get(name, np.nan) for r in rows], dtype=float)
     return _add_inference(base, task.level)
 
 
@@ -234,14 +265,14 @@ def _add_inference(df: pd.DataFrame, level: float) -> pd.DataFrame:
         p[normal] = 2.0 * stats.norm.sf(np.abs(stat[normal]))
         q[normal] = stats.norm.ppf(0.5 + level / 2.0)
     out = df.assign(statistic=stat, p_value=p, conf_low=est - q * se, conf_high=est + q * se)
-    return _normalise(out[list(_PART_COLUMNS)])
+    extra = [c for c in df.columns if c not in _PART_COLUMNS]
+    return _normalise(out[list(_PART_COLUMNS) + extra])
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     types = {c: "int64" for c in _INT_COLUMNS if c in df}
-    types.update({c: "float64" for c in ("estimate", "std_error", "statistic", "p_value",
-                                          "conf_low", "conf_high", "df_resid", "estimand")
-                  if c in df})
+    types.update({c: "float64" for c in df.columns if c not in _INT_COLUMNS
+                  and c not in _STR_COLUMNS})
     df = df.astype(types)
     for c in _STR_COLUMNS:
         if c in df:
@@ -521,7 +552,7 @@ def diagnose(
     simulations, diagnosands : pandas.DataFrame
         ``simulations``: columns ``cell`` (grid only), the grid parameters, ``rep, estimator,
         term, estimate, std_error, statistic, p_value, conf_low, conf_high, df_resid, nobs,
-        estimand, error``. ``diagnosands``: see :func:`robocarbon.simulate.diagnosands.diagnose_table`.
+        estimand, error``, then the estimators' ``extras`` (e.g. ``first_stage_f``). ``diagnosands``: see :func:`robocarbon.simulate.diagnosands.diagnose_table`.
     """
     t0 = time.perf_counter()
     if isinstance(design, str):
@@ -627,7 +658,8 @@ def diagnose(
             simulations.insert(1, k, cell_frame[k].to_numpy()[simulations["cell"].to_numpy()])
     else:
         simulations = simulations.drop(columns=["cell"])
-    diag = diagnose_table(simulations, by=grid_cols, alpha=alpha, bootstrap=bootstrap, seed=seed)
+    diag = diagnose_table(simulations, by=grid_cols, alpha=alpha, bootstrap=bootstrap, seed=seed,
+                          extra_columns=_extra_columns(ests))
 
     if outp is not None:
         with atomic_path(outp / "simulations.parquet") as tmp:

@@ -81,6 +81,10 @@ class Estimator:
         One line for ``--help`` and reports.
     fast
         Whether ``fit`` uses a numpy fast path.
+    extras
+        ``{column: dotted path into Result.diagnostics}``: scalars carried into the simulations
+        table per replication (e.g. the first-stage F, the estimated threshold) and averaged in
+        the diagnosands (``mean_<column>``).
     """
 
     name: str
@@ -88,6 +92,7 @@ class Estimator:
     estimands: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
     fast: bool = False
+    extras: Mapping[str, str] = field(default_factory=dict)
 
     def __call__(self, draw) -> list[Result]:
         out = self.fit(draw)
@@ -111,6 +116,7 @@ class Estimator:
             "name": self.name,
             "fit": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}",
             "estimands": {k: (v if isinstance(v, str) else list(v)) for k, v in self.estimands.items()},
+            "extras": dict(self.extras),
         }
 
 
@@ -179,8 +185,8 @@ def _twfe_arrays(draw, treatment: str, controls: Sequence[str] | None = None):
     arr = _arrays(draw)
     if "y" in arr and "X" in arr and "X_names" in arr:
         have = [str(v) for v in arr["X_names"]]
-        if have == names:
-            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), names
+        if have and have[0] == treatment and sorted(have[1:]) == sorted(ctrl):
+            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), have
     y = column(draw, OUTCOME)
     X = np.column_stack([column(draw, c) for c in names])
     return y, X, names
@@ -339,13 +345,15 @@ def register(est: Estimator, *, replace: bool = False) -> Estimator:
 register(Estimator("twfe", twfe, {"robot": "robot"},
                    "eq (18): robot + controls, city and year FE, city-clustered SE", fast=True))
 register(Estimator("iv", iv, {"robot": "robot"},
-                   "2SLS, robot instrumented by the leave-one-out province-year mean", fast=True))
+                   "2SLS, robot instrumented by the leave-one-out province-year mean", fast=True,
+                   extras={"first_stage_f": "first_stage_f.robot"}))
 register(Estimator("did", did, {"D": ("did", "att", "D", "robot_did")},
                    "TWFE DID on the pilot-zone dummy with controls", fast=True))
 register(Estimator(
     "threshold", threshold,
     {"robot_regime1": "robot_low", "robot_regime2": "robot_high"},
-    "Hansen single-threshold model of robot (eq 24)", fast=False))
+    "Hansen single-threshold model of robot (eq 24)", fast=True,
+    extras={"threshold_hat": "thresholds.0"}))
 
 
 def list_estimators() -> dict[str, str]:
@@ -374,7 +382,7 @@ def resolve_estimators(spec) -> list[Estimator]:
         for name, v in spec.items():
             if isinstance(v, Estimator):
                 out.append(v if v.name == name else Estimator(name, v.fit, v.estimands,
-                                                              v.description, v.fast))
+                                                              v.description, v.fast, v.extras))
             else:
                 out.append(Estimator(str(name), v))
     else:

@@ -142,6 +142,10 @@ def test_bit_identical_across_jobs_and_dask(tmp_path):
             distributed.Client(cluster) as client:
         s3, d3 = diagnose(design, ests, 24, seed=5, grid=grid, scheduler=client, chunk_size=5,
                           progress=False)
+        # a scheduler address (what --scheduler passes) works the same way
+        s4, _ = diagnose(design, ests, 24, seed=5, grid=grid,
+                         scheduler=cluster.scheduler_address, progress=False)
+    pd.testing.assert_frame_equal(s1, s4, check_exact=True)
     pd.testing.assert_frame_equal(s1, s3, check_exact=True)
     pd.testing.assert_frame_equal(d1, d3, check_exact=True)
     assert list(s1.columns[:3]) == ["cell", "beta", "rep"]
@@ -234,3 +238,14 @@ def test_estimand_mapping_and_custom_estimator():
     assert (sims.loc[sims.term == "robot", "estimand"] == -0.02).all()
     assert sims.loc[sims.term == "edu", "estimand"].isna().all()
     assert np.isnan(diag.loc[diag.term == "edu", "bias"].iloc[0])
+
+
+def test_extras_carried_and_averaged():
+    sims, diag = diagnose(ToyDesign().with_params(cities=16, years=4), ["twfe", "iv"], 5, seed=8,
+                          progress=False)
+    assert "first_stage_f" in sims.columns and "mean_first_stage_f" in diag.columns
+    iv_rows = sims[sims.estimator == "iv"]
+    assert (iv_rows["first_stage_f"] > 0).all()
+    assert sims.loc[sims.estimator == "twfe", "first_stage_f"].isna().all()
+    d = diag.set_index("estimator")
+    assert d.loc["iv", "mean_first_stage_f"] == pytest.approx(iv_rows["first_stage_f"].mean())
