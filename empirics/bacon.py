@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .did import _fe_regression, _panel_from, _spec
-from .did_panel import DidPanel, time_value
+from .did_panel import DidPanel, single_threaded, time_value
 from .errors import InputError
 from .result import Result
 
@@ -37,6 +37,7 @@ def _did22(yk: np.ndarray, yl: np.ndarray, post: np.ndarray) -> float:
     return float((yk[post].mean() - yk[~post].mean()) - (yl[post].mean() - yl[~post].mean()))
 
 
+@single_threaded
 def bacon_decomposition(
     data: pd.DataFrame,
     *,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .did_panel import DidPanel, fmt_time, prepare_panel, time_value
+from .did_panel import DidPanel, fmt_time, prepare_panel, single_threaded, time_value
 from .errors import InputError
 from .linalg import demean, qr_lstsq, sandwich
 from .result import Result
@@ -75,6 +75,7 @@ def _spec(panel: DidPanel, **extra) -> dict:
 
 
 # --------------------------------------------------------------------------------- TWFE DID
+@single_threaded
 def twfe_did(
     data: pd.DataFrame,
     *,
@@ -146,6 +147,7 @@ def _cohort_sizes(panel: DidPanel) -> list[dict]:
 
 
 # -------------------------------------------------------------------- dCDH weights
+@single_threaded
 def dcdh_weights(
     data: pd.DataFrame,
     *,
@@ -254,6 +256,7 @@ def event_term(e: int) -> str:
     return f"e{int(e):+d}"
 
 
+@single_threaded
 def event_study(
     data: pd.DataFrame,
     *,

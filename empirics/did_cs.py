@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .did_panel import DidPanel, fmt_time, prepare_panel, time_value
+from .did_panel import DidPanel, fmt_time, prepare_panel, single_threaded, time_value
 from .errors import InputError
 from .result import Result
 
@@ -202,6 +202,7 @@ def _wif(keep_groups: np.ndarray, pg_cells: np.ndarray, Gi: np.ndarray) -> np.nd
     return if1 - if2
 
 
+@single_threaded
 def callaway_santanna(
     data: pd.DataFrame,
     *,

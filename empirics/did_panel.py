@@ -14,13 +14,30 @@ column and the first offending rows (1-based data rows of the file).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from . import linalg
 from .errors import InputError
+
+
+def single_threaded(fn):
+    """Run ``fn`` with single-threaded BLAS (``linalg.single_threaded_blas``): the regressions
+    here are small and dense, where BLAS threads only cost synchronisation."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = getattr(linalg, "single_threaded_blas", None)
+        if ctx is None:  # pragma: no cover - older linalg
+            return fn(*args, **kwargs)
+        with ctx():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from .did import _fe_regression, _panel_from, _spec, event_term
-from .did_panel import fmt_time, time_value
+from .did_panel import fmt_time, single_threaded, time_value
 from .errors import InputError
 from .result import Result
 
 
+@single_threaded
 def sun_abraham(
     data: pd.DataFrame,
     *,
