@@ -8,6 +8,11 @@ and skip with a reason when the mirror is absent.
 from __future__ import annotations
 
 import os
+
+# Small dense problems run much faster single-threaded on a 2-core machine (multithreaded
+# OpenBLAS made a small QR ~150x slower here); set before numpy is imported by the tests.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 from pathlib import Path
 
 import pytest
