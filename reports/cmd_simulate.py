@@ -93,7 +93,8 @@ def write_panel(panel, out: Path) -> None:
                              file=str(out))
 
 
-def _print_list(stream=sys.stdout) -> None:
+def _print_list(stream=None) -> None:
+    stream = sys.stdout if stream is None else stream
     for name, desc, table in list_designs():
         print(f"{name}: {desc}", file=stream)
         w = max(len(r["name"]) for r in table)

@@ -170,7 +170,7 @@ PARAMS: tuple[Param, ...] = (
       "cohort-heterogeneous DID effects)", group="threat"),
     # threats
     P("confounding", 0.0, "float", "shift-share confounding: trend in ln indco over the sample "
-      "per SD of the city's within-province Bartik growth", group="threat"),
+      "per SD of the growth implied by the city-specific part of its base-year mix", group="threat"),
     P("downscale_output", 0.0, "float", "weight of output (instead of CO2) in nightlights, "
       "0..1: downscaling error correlated with output", low=0.0, high=1.0, group="threat"),
     P("va_robot", 0.0, "float", "robots raise measured industrial value added (the outcome's "
