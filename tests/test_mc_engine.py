@@ -43,7 +43,8 @@ class ToyDesign:
 
     name: str = "toy"
     params: dict = field(default_factory=lambda: {
-        "cities": 40, "years": 6, "beta": -0.02, "rho": 0.5, "sleep": 0.0, "fail_every": 0})
+        "cities": 40, "years": 6, "beta": -0.02, "rho": 0.5, "sleep": 0.0, "fail_every": 0,
+        "did": -0.1})
 
     def with_params(self, **kv) -> ToyDesign:
         unknown = set(kv) - set(self.params)
@@ -66,14 +67,19 @@ class ToyDesign:
         e[:, 0] = rng.normal(size=G)
         for t in range(1, T):
             e[:, t] = p["rho"] * e[:, t - 1] + np.sqrt(1 - p["rho"] ** 2) * rng.normal(size=G)
-        y = p["beta"] * robot + 0.5 * edu + a[ent] + lam[tim] + 0.2 * e.ravel()
+        adopt = np.where(np.arange(G) % 3 == 0, 2007 + T // 2, np.nan)  # a third adopt mid-way
+        D = (2007 + tim >= adopt[ent]).astype(float)
+        hum = rng.uniform(size=G * T)
+        y = (p["beta"] * robot + 0.5 * edu + a[ent] + lam[tim] + 0.2 * e.ravel()
+             + p["did"] * D)
         if p["fail_every"] and rng.integers(p["fail_every"]) == 0:
             robot = np.zeros_like(robot)  # no variation: the estimator must raise
         panel = pd.DataFrame({
             "city": ent, "year": 2007 + tim, "province": ent // 4, "lnindco": y, "robot": robot,
-            "edu": edu,
+            "edu": edu, "adopt_year": adopt[ent], "hum": hum,
         })
-        return ToyDraw(panel, {"robot": float(p["beta"])}, {"entity": ent, "time": tim})
+        return ToyDraw(panel, {"robot": float(p["beta"]), "did": float(p["did"])},
+                       {"entity": ent, "time": tim})
 
 
 def toy_twfe(draw):
@@ -249,3 +255,14 @@ def test_extras_carried_and_averaged():
     assert sims.loc[sims.estimator == "twfe", "first_stage_f"].isna().all()
     d = diag.set_index("estimator")
     assert d.loc["iv", "mean_first_stage_f"] == pytest.approx(iv_rows["first_stage_f"].mean())
+
+
+def test_did_and_threshold_strategies_run_on_a_design():
+    sims, diag = diagnose(ToyDesign().with_params(cities=30, years=6), ["did", "threshold"], 4,
+                          seed=2, progress=False)
+    assert list(diag["term"]) == ["D", "robot_regime1", "robot_regime2"]
+    assert (sims["error"] == "").all()
+    did = sims[sims.estimator == "did"]
+    assert (did["estimand"] == -0.1).all() and did["estimate"].between(-0.5, 0.3).all()
+    thr = sims[sims.estimator == "threshold"]
+    assert thr["threshold_hat"].between(0, 1).all() and thr["estimand"].isna().all()

@@ -2,11 +2,14 @@
 
 With no threat switched on, the TWFE (eq 18) 95% interval covers the design's estimand at the
 nominal rate and the estimator is unbiased, at 2,000 replications. Marked slow: the paper
-design's draw (about 30 ms for 262 cities x 13 years on this machine, plus a one-off warm-up of
-the theory module's lambdified functions) dominates, not the fast-path fit (about 1 ms).
+design's draw (25-50 ms for 262 cities x 13 years on this shared machine, plus a one-off warm-up of
+the theory module's lambdified functions of 9-25 s) dominates, not the fast-path fit (about 1 ms):
+the test takes 1-3 minutes on 2 cores, over the 60 s budget of a slow test.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -15,7 +18,8 @@ from robocarbon.simulate.engine import diagnose
 
 design_mod = pytest.importorskip("robocarbon.simulate.design")
 
-SIMS = 2000
+#: 2,000 by default (the done-criterion); ROBOCARBON_MC_PAPER_SIMS lowers it on a slow machine
+SIMS = int(os.environ.get("ROBOCARBON_MC_PAPER_SIMS", "2000"))
 
 
 @pytest.mark.slow
@@ -26,7 +30,7 @@ def test_paper_twfe_coverage_and_bias_at_2000_replications():
     assert d["sims"] == SIMS and d["failures"] == 0
     # bias within 3 Monte Carlo SE of zero
     assert abs(d["bias"]) < 3 * d["bias_mcse"], (d["bias"], d["bias_mcse"])
-    # coverage within the Monte Carlo band of 0.95 (3 binomial SE at S = 2000: +-0.0146)
+    # coverage within the Monte Carlo band of 0.95 (3 binomial SE; at S = 2000: +-0.0146)
     band = 3 * np.sqrt(0.95 * 0.05 / SIMS)
     assert abs(d["coverage"] - 0.95) < band, d["coverage"]
     # and the paper's precision: SE of the robot coefficient near 0.004-0.005 (Table 2)
