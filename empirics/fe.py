@@ -620,6 +620,9 @@ def _r2(frame: ModelFrame, tr: Transformed, resid_w: np.ndarray) -> tuple[float 
 
 
 def _drop_collinear(X, names, collinear):
+    if collinear == "error":
+        # the fit's own qr_lstsq (pivoted QR) raises the error naming the collinear column
+        return list(range(X.shape[1])), []
     drop = find_collinear(X, names)
     if drop:
         if collinear == "error":
@@ -638,15 +641,27 @@ def intercept_stata(
     xbar: np.ndarray, cov_args: dict,
 ) -> dict:
     """The constant as Stata reports it after absorbing fixed effects: ybar - xbar'b, with the
-    standard error from the regression on (x - x_i. + xbar, 1)."""
+    standard error of the constant in the regression on (x - x_i. + xbar, 1) (xtreg/reghdfe).
+
+    That regression is a reparametrisation of the one on (x - x_i., 1), whose regressors are
+    orthogonal (the within-transformed columns have weighted mean zero), so its bread is
+    block-diagonal and no second factorisation is needed: with a = ybar the coefficient on 1,
+    cons = a - xbar'b and Var(cons) = Var(a) + xbar'Var(b)xbar - 2 xbar'Cov(b, a).
+    """
     ybar = tr.means[0]
     cons = float(ybar - xbar @ beta)
     n = S.shape[0]
     one = tr.sw if tr.sw is not None else np.ones(n)
-    Sa = np.column_stack([S + one[:, None] * xbar[None, :], one])
-    fa = linalg.qr_lstsq(Sa, np.zeros(n), [f"s{j}" for j in range(Sa.shape[1])])
-    V, _, _ = _covariance(Sa, resid_w, fa.bread, **cov_args)
-    return {"estimate": cons, "std_error": float(math.sqrt(max(V[-1, -1], 0.0)))}
+    k = S.shape[1]
+    Se = np.column_stack([S, one])
+    bread = np.zeros((k + 1, k + 1))
+    XtX = S.T @ S
+    bread[:k, :k] = np.linalg.inv((XtX + XtX.T) / 2)
+    bread[k, k] = 1.0 / float(one @ one)
+    V, _, _ = _covariance(Se, resid_w, bread, **cov_args)
+    g = np.concatenate([-xbar, [1.0]])
+    var = float(g @ V @ g)
+    return {"estimate": cons, "std_error": float(math.sqrt(max(var, 0.0)))}
 
 
 def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec, t0) -> Result:
