@@ -635,7 +635,10 @@ def diagnose(
         else:
             _warm_up(cell_designs)
             runner = _run_pool(tasks, workers)
-        bar = tqdm(total=n_pending, disable=None if progress else True, file=sys.stderr,
+        class _Bar(tqdm):  # no monitor thread: a later fork-started pool stays safe
+            monitor_interval = 0
+
+        bar = _Bar(total=n_pending, disable=None if progress else True, file=sys.stderr,
                    unit="rep", desc=f"diagnose {getattr(design, 'name', '')}".strip(),
                    dynamic_ncols=True)
         try:
