@@ -22,7 +22,7 @@ import functools
 import sympy as sp
 
 from . import primitives as P
-from .derive import derivation, integrate_linear, is_zero, numeric_checks
+from .derive import derivation, integrate_linear, is_zero, numeric_checks, tidy
 from .primitives import PAPER, Primitives, to_paper
 
 __all__ = ["build_ledger", "equation_exprs", "printed_forms", "latex_of", "exp_form", "EQUATION_IDS",
@@ -292,7 +292,7 @@ def _ledger(prim: Primitives):
     printed17, g0p = pf["17"]
     full_printed = printed17.rhs.xreplace({P.gamma_0: g0p.rhs}).subs(sp.log(P.A), d["lnA"])
     slopes_printed = printed17.rhs.xreplace({P.gamma_0: 0}).subs(sp.log(P.A), d["lnA"])
-    main17 = P.gamma_0 - sp.log(P.A) + sp.expand(ln_indco - g0 + d["lnA"])
+    main17 = P.gamma_0 - sp.log(P.A) + tidy(ln_indco - g0 + d["lnA"])
     derived17 = sp.Tuple(sp.Eq(sp.log(P.indco), main17), sp.Eq(P.gamma_0, g0))
     resid_slopes = sp.expand(ln_indco - slopes_printed)
     slopes_ok = not (resid_slopes.free_symbols & {K, L, M, E}) and not resid_slopes.has(sp.Integral)
