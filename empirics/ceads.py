@@ -227,10 +227,18 @@ def _col_index(ref: str) -> int:
     return n - 1
 
 
+_CELL_RE = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+_V_RE = re.compile(rb"<v>(.*?)</v>", re.S)
+_T_RE = re.compile(rb"<t[^>]*>(.*?)</t>", re.S)
+_TYPE_RE = re.compile(rb'\bt="(\w+)"')
+
+
 def _fast_sheet_rows(path: Path):
-    """Cell values of every sheet, read straight from the workbook's XML (about ten times faster
-    than openpyxl for these many small sheets). Numbers, shared/inline strings and booleans;
-    cached formula results are used (as openpyxl's ``data_only=True``)."""
+    """Cell values of every sheet, read straight from the workbook's XML with regular expressions
+    (several times faster than openpyxl for these many small sheets; the tests check that the
+    two agree on the real workbooks). Numbers, shared and inline strings, booleans; cached
+    formula results are used (as openpyxl's ``data_only=True``)."""
+    import html
     import posixpath
     import zipfile
     from xml.etree import ElementTree as ET
@@ -249,36 +257,36 @@ def _fast_sheet_rows(path: Path):
         for sh in wbx.iter(f"{_NS}sheet"):
             tgt = target[sh.get(f"{_RNS}id")]
             part = tgt.lstrip("/") if tgt.startswith("/") else posixpath.normpath(posixpath.join("xl", tgt))
-            root = ET.fromstring(z.read(part))
-            rows: list[tuple] = []
-            for row in root.iter(f"{_NS}row"):
-                r = int(row.get("r")) - 1 if row.get("r") else len(rows)
-                while len(rows) < r:
-                    rows.append(())
-                cells: dict[int, object] = {}
-                for j, c in enumerate(row.iter(f"{_NS}c")):
-                    ref = c.get("r")
-                    col = _col_index(ref) if ref else j
-                    t = c.get("t", "n")
-                    v = c.find(f"{_NS}v")
-                    if t == "inlineStr":
-                        val = "".join(x.text or "" for x in c.iter(f"{_NS}t"))
-                    elif v is None or v.text is None:
+            xml = z.read(part)
+            cells: dict[int, dict[int, object]] = {}
+            for m in _CELL_RE.finditer(xml):
+                col = _col_index(m.group(1).decode())
+                row = int(m.group(2)) - 1
+                tm = _TYPE_RE.search(m.group(3))
+                t = tm.group(1).decode() if tm else "n"
+                inner = m.group(4) or b""
+                if t == "inlineStr":
+                    val = html.unescape("".join(x.decode() for x in _T_RE.findall(inner)))
+                else:
+                    vm = _V_RE.search(inner)
+                    if vm is None:
                         val = None
-                    elif t == "s":
-                        val = shared[int(v.text)]
-                    elif t == "b":
-                        val = v.text == "1"
-                    elif t in ("str", "e"):
-                        val = v.text
                     else:
-                        f = float(v.text)
-                        val = int(f) if f.is_integer() and "." not in v.text and "E" not in v.text.upper() else f
-                    cells[col] = val
-                width = max(cells) + 1 if cells else 0
-                rows.append(tuple(cells.get(k) for k in range(width)))
-            width = max((len(r) for r in rows), default=0)
-            out.append((sh.get("name"), [r + (None,) * (width - len(r)) for r in rows]))
+                        v = vm.group(1).decode()
+                        if t == "s":
+                            val = shared[int(v)]
+                        elif t == "b":
+                            val = v == "1"
+                        elif t in ("str", "e"):
+                            val = html.unescape(v)
+                        else:
+                            f = float(v)
+                            val = int(f) if f.is_integer() and "." not in v and "E" not in v.upper() else f
+                cells.setdefault(row, {})[col] = val
+            nrow = max(cells) + 1 if cells else 0
+            width = max((max(c) + 1 for c in cells.values() if c), default=0)
+            rows = [tuple(cells.get(r, {}).get(k) for k in range(width)) for r in range(nrow)]
+            out.append((sh.get("name"), rows))
     return out
 
 
