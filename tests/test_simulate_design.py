@@ -196,3 +196,16 @@ def test_draw_is_fast_enough_to_be_called_thousands_of_times():
     for s in range(5):
         d.draw(s)
     assert (time.perf_counter() - t0) / 5 < 0.5
+
+
+def test_paper_claims_design_builds_in_table3_claims():
+    """The claims design: effect larger above the human-capital threshold (30 % above, as the
+    paper reports), negative robot x gpatent interaction (H2), robot effect negative (H1)."""
+    d = get_design("paper_claims")
+    assert d.changed() == {}
+    assert d.params["threshold_var"] == "hum"
+    t = d.draw(np.random.default_rng(2)).truth
+    assert t["robot_high"] < t["robot_low"] < 0
+    assert t["robot_x_gpatent"] < 0 and t["robot"] < 0
+    names = [x[0] for x in list_designs()]
+    assert names == sorted(names) and "paper_claims" in names
