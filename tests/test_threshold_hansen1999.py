@@ -115,8 +115,13 @@ def test_xthreg_reference_command(data, ref):
     assert again.diagnostics["tests"][0]["p_value"] == test["p_value"]
 
 
-def test_exact_search_unique_minimiser(data, ref):
-    res = threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, exact=True, bootstrap=0)
+@pytest.fixture(scope="module")
+def exact(data):
+    return threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, exact=True, bootstrap=0)
+
+
+def test_exact_search_unique_minimiser(data, ref, exact):
+    res = exact
     gam, prof = _profile(res)
     (g,) = res.diagnostics["thresholds"]
     assert res.diagnostics["search"] == "exact"
@@ -145,3 +150,25 @@ def test_exact_search_unique_minimiser(data, ref):
 def test_lr_critical_value_formula():
     assert lr_critical_value(0.95) == pytest.approx(7.3523, abs=5e-5)
     assert lr_critical_value(0.90) == pytest.approx(-2 * np.log(1 - np.sqrt(0.90)), rel=1e-15)
+
+
+def test_exact_search_against_frozen_r_brute_force(exact, reference_dir, ref):
+    """R (lm.fit at all 6,667 candidates; plm within and sandwich at the minimiser)."""
+    r = json.loads((reference_dir / "threshold" / "hansen1999_R.json").read_text())
+    assert r["input_sha256"] == ref["input_sha256"]
+    v, tol = r["values"], r["tolerance"]
+    dg = exact.diagnostics
+    gam, prof = _profile(exact)
+    order = np.argsort(prof)
+    assert dg["candidates"] == v["n_candidates"]
+    assert dg["thresholds"][0] == pytest.approx(v["threshold"], rel=tol["threshold"]["rel"])
+    assert gam[order[1]] == pytest.approx(v["threshold_runner_up"], rel=tol["threshold"]["rel"])
+    rt = tol["rss"]["rel"]
+    assert prof[order[0]] == pytest.approx(v["rss_min"], rel=rt)
+    assert prof[order[1]] == pytest.approx(v["rss_runner_up"], rel=rt)
+    assert dg["rss"][0] == pytest.approx(v["rss_linear"], rel=rt)
+    assert dg["rss_direct"] == pytest.approx(v["rss_threshold_plm"], rel=rt)
+    for term, b in v["coefficients"].items():
+        assert exact.coefficients[term] == pytest.approx(b, rel=tol["coefficients"]["rel"])
+    for term, se in v["std_errors_cluster_sss"].items():
+        assert exact.std_errors[term] == pytest.approx(se, rel=tol["std_errors"]["rel"])
