@@ -12,6 +12,7 @@ import html as _html
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -146,12 +147,20 @@ class Table:
         h.append("</tr></thead><tbody>")
         for row in self.display.itertuples(index=False):
             cells = [f'<th scope="row">{_html.escape(str(row[0]))}</th>']
-            cells += [f"<td>{_html.escape(str(v))}</td>" for v in row[1:]]
+            cells += [("<td>" if _numeric_cell(v) else '<td class="txt">') + f"{_html.escape(str(v))}</td>"
+                      for v in row[1:]]
             h.append("<tr>" + "".join(cells) + "</tr>")
         h.append("</tbody></table>")
         if self.notes:
             h.append('<p class="notes">' + "<br>".join(_html.escape(n) for n in self.notes) + "</p>")
         return "\n".join(h)
+
+
+_NUMERIC_CELL = re.compile(r"^[-+(]?[\d.,]+(e[-+]?\d+)?\)?\**$|^$")
+
+
+def _numeric_cell(v: Any) -> bool:
+    return bool(_NUMERIC_CELL.match(str(v).strip()))
 
 
 def latex_escape(s: Any) -> str:
