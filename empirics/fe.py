@@ -72,6 +72,19 @@ class _Evaluator:
         self.cache: dict[str, np.ndarray] = {}
         self.panel_checked = False
 
+    def prefetch(self, cols) -> None:
+        """Convert all plainly numeric (non-bool) columns in one block (fast path)."""
+        cols = [c for c in dict.fromkeys(cols) if c not in self.cache]
+        num = [c for c in cols if pd.api.types.is_float_dtype(self.df[c]) or
+               (pd.api.types.is_integer_dtype(self.df[c]) and not pd.api.types.is_bool_dtype(self.df[c]))]
+        if not num:
+            return
+        block = self.df[num].to_numpy(dtype=float, na_value=np.nan)
+        if np.isinf(block).any():
+            return  # the per-column path names the column and rows
+        for j, c in enumerate(num):
+            self.cache[c] = block[:, j]
+
     def numeric(self, col: str) -> np.ndarray:
         if col not in self.cache:
             self.cache[col] = _data.numeric_column(self.df, col, file=self.file)
@@ -173,6 +186,10 @@ def build_frame(
     if on_gap not in ("error", "missing"):
         raise InputError(f"on_gap must be 'error' or 'missing', got {on_gap!r}")
     ev = _Evaluator(df, entity, time, file, on_gap)
+    plain = [fc.var for t in (f.lhs,) for fc in (t,)] + [
+        fc.var for t in f.terms + f.endogenous + f.instruments for fc in t.factors if fc.kind != "i"
+    ]
+    ev.prefetch(plain + ([wcol] if wcol else []))
     if entity is not None and time is not None:
         _data.check_panel_index(df, entity, time, file=file)
 

@@ -46,17 +46,22 @@ def drop_singletons(fe_codes: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _group_mean(M: np.ndarray, codes: np.ndarray, w: np.ndarray | None, G: int) -> np.ndarray:
+    """(Weighted) means of the columns of M by group: one sorted pass for all columns."""
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    present = sc[starts]
     if w is None:
-        cnt = np.bincount(codes, minlength=G).astype(float)
-        sums = np.stack([np.bincount(codes, weights=M[:, j], minlength=G) for j in range(M.shape[1])], axis=1)
+        sums = np.add.reduceat(M[order], starts, axis=0)
+        cnt = np.diff(np.r_[starts, sc.shape[0]]).astype(float)
     else:
-        cnt = np.bincount(codes, weights=w, minlength=G)
-        sums = np.stack(
-            [np.bincount(codes, weights=w * M[:, j], minlength=G) for j in range(M.shape[1])], axis=1
-        )
+        wo = w[order]
+        sums = np.add.reduceat(M[order] * wo[:, None], starts, axis=0)
+        cnt = np.add.reduceat(wo, starts)
+    means = np.zeros((G, M.shape[1]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / cnt[:, None]
-    means[cnt == 0] = 0.0
+        means[present] = sums / cnt[:, None]
+    means[~np.isfinite(means)] = 0.0
     return means
 
 
