@@ -36,6 +36,7 @@ outcome matrix, so the profile of all candidates for all replications is one cum
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ import pandas as pd
 from scipy import linalg as sla
 
 from .errors import InputError
-from .linalg import demean, drop_singletons, factorize, qr_lstsq, sandwich
+from .linalg import demean, drop_singletons, factorize, qr_lstsq, sandwich, single_threaded_blas
 from .result import Result
 
 __all__ = [
@@ -471,6 +472,18 @@ def _orthonormal(A: np.ndarray, names: Sequence[str], rtol: float = 1e-10) -> np
 
 
 # ----------------------------------------------------------------------------- user entries
+def _single_threaded(fn):
+    """Run ``fn`` with single-threaded BLAS (small dense problems: threads only add contention)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_threaded_blas():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_single_threaded
 def threshold_fit(
     y: np.ndarray,
     regime: np.ndarray,
@@ -742,6 +755,7 @@ def bootstrap_F(
     return np.concatenate(out)
 
 
+@_single_threaded
 def threshold_test(
     y: np.ndarray,
     regime: np.ndarray,
