@@ -120,3 +120,28 @@ def test_profile_identity_property(seed, time_effects, keep):
     assert prof[j] == pytest.approx(direct, rel=1e-9, abs=1e-10)
     # the minimiser really is the minimum over the candidates
     assert rss_hat == pytest.approx(prof.min(), rel=1e-12)
+
+
+def test_tied_threshold_variable_splits_at_distinct_values():
+    """An integer-valued q: candidates are its distinct values and every split is q <= g."""
+    y, x, w, q, ent, tim = _unbalanced(5, N=30, T=8)
+    q = np.floor(3 * q)  # a handful of distinct values, many ties
+    res = threshold_fit(y, x, q, ent, tim, w, time_effects=True, exact=True, trim=0.05, bootstrap=0)
+    lr = res.diagnostics["lr"][0]
+    g = np.array(lr["gamma"])
+    assert set(g) <= set(np.unique(q)) and g.size == res.diagnostics["candidates"]
+    prof = res.diagnostics["models"][1]["rss"] + np.array(lr["lr"]) * res.diagnostics["models"][1]["sigma2"]
+    for j in range(g.size):
+        direct, _ = _lsdv_rss(y, x, w, q, ent, tim, [g[j]], True)
+        assert prof[j] == pytest.approx(direct, rel=1e-10)
+    lower = res.diagnostics["regimes"][0]
+    assert lower["nobs"] == int(np.sum(q <= res.diagnostics["thresholds"][0]))
+
+
+def test_time_invariant_control_is_named():
+    from robocarbon.empirics.errors import InputError
+
+    y, x, w, q, ent, tim = _unbalanced(6)
+    w_bad = np.column_stack([w, np.arange(ent.max() + 1)[ent] * 1.0])
+    with pytest.raises(InputError, match="'size'"):
+        threshold_fit(y, x, q, ent, tim, w_bad, bootstrap=0, control_names=["a", "b", "size"])
