@@ -410,15 +410,15 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     if p["log_level"]:
         robot_part = p["loglevel_elasticity"] * np.log(robot)  # ln M = m0 + e ln robot
         marginal = elas[:, None] * p["loglevel_elasticity"] / robot  # d lnindco / d robot
-        contemporaneous = elas[:, None] * robot_part
-        lag_parts = np.zeros((0, n, T))
+        link = robot_part  # the contemporaneous part of ln M that robot moves
+        contemporaneous = elas[:, None] * link
     else:
         lagged = np.stack([robot_all[:, PRE_YEARS - l: PRE_YEARS - l + T]
                            for l in range(w_lag.size)])
         robot_part = kappa_it * np.tensordot(w_lag, lagged, axes=1)
         marginal = elas[:, None] * kappa_it * w_lag[0]
-        contemporaneous = elas[:, None] * kappa_it * w_lag[0] * robot
-        lag_parts = lagged
+        link = kappa_it * w_lag[0] * robot
+        contemporaneous = elas[:, None] * link
     pilot_part = D * (p["pilot_lnM"] + p["pilot_growth"]
                       * np.where(adopt[:, None] > 0, years[None, :] - adopt[:, None], 0))
 
@@ -462,8 +462,8 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     # ---- inquiry: truth from the theory for these data -------------------------------
     X_ctrl = np.column_stack([controls[c].ravel() for c in CONTROLS])
     rob = robot.ravel()
-    truth = _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, contemporaneous,
-                     lag_parts, w_lag, pilot_part, D, adopt, years, groups, T_var, phi,
+    truth = _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
+                     w_lag, pilot_part, D, adopt, years, groups, T_var, phi,
                      gpatent, hmatch)
 
     # ---- the panel ------------------------------------------------------------------
@@ -558,22 +558,17 @@ def _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I, s_E, rng):
     return lnE, np.asarray(lnY, dtype=float)
 
 
-def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, contemporaneous,
-             lag_parts, w_lag, pilot_part, D, adopt, years, groups, T_var, phi, gpatent, hmatch):
+def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
+             w_lag, pilot_part, D, adopt, years, groups, T_var, phi, gpatent, hmatch):
     """The estimands, computed from the theory's elasticity for the generated data."""
     truth: dict[str, float] = {}
-    comp = contemporaneous.ravel()
+    comp = (elas[:, None] * link).ravel()
     truth["robot"] = _projection(comp, rob, X_ctrl, n, T)
     truth["robot_nocontrols"] = _projection(comp, rob, X_ctrl[:, :0], n, T)
     truth["robot_ame"] = float(np.mean(np.broadcast_to(marginal, (n, T))))
     # effect on ln CO2 (the lnco robustness outcome): d ln E / d ln M = (elas + s_M) / (1 - s_E)
     elas_E = (elas + s_M) / (1 - s_E)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        comp_E = (contemporaneous * (elas_E / np.where(elas != 0, elas, np.nan))[:, None]).ravel()
-    if np.all(elas != 0):
-        truth["robot_lnco"] = _projection(comp_E, rob, X_ctrl, n, T)
-    else:
-        truth["robot_lnco"] = float("nan")
+    truth["robot_lnco"] = _projection((elas_E[:, None] * link).ravel(), rob, X_ctrl, n, T)
     truth["elasticity_indco_lnM"] = float(np.mean(elas))
     truth["kappa"] = float(p["kappa"])
     # dynamic (structural lag) effects: d lnindco_t / d robot_{t-l}

@@ -250,3 +250,14 @@ def test_energy_regime_changes_the_estimand_and_twfe_follows(regime, eta):
     want = float(tn.elasticity_indco_M(0.3, 0.5, 0.2, 1.0, regime=regime, supply_elasticity=eta)) * 0.13
     assert pairs[0][1].truth["robot"] == pytest.approx(want, rel=1e-9)
     assert abs(np.mean(on) - want) < 0.006
+    # emissions: d ln E / d ln M = (elasticity + s_M) / (1 - s_E) > 0 once energy responds;
+    # TWFE on lnco (the robustness outcome) follows it
+    s = tn.factor_shares(0.3, 0.5, 0.2, 1.0)
+    want_co = (want / 0.13 + float(s["robots"])) / (1 - float(s["energy"])) * 0.13
+    assert pairs[0][1].truth["robot_lnco"] == pytest.approx(want_co, rel=1e-9)
+    assert pairs[0][0].truth["robot_lnco"] == pytest.approx(0.0, abs=1e-15)
+    est_co = []
+    for _, b in pairs:
+        a = b.arrays
+        est_co.append(twfe_fast(b.panel["lnco"].to_numpy(), a["X"], a["entity"], a["time"])[0][0])
+    assert abs(np.mean(est_co) - want_co) < 0.008
