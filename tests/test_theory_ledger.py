@@ -6,7 +6,14 @@ from __future__ import annotations
 import sympy as sp
 
 from robocarbon.theory import primitives as P
-from robocarbon.theory.ledger import EQUATION_IDS, STATUSES, build_ledger, equation_exprs, printed_forms
+from robocarbon.theory.ledger import (
+    EQUATION_IDS,
+    STATUSES,
+    build_ledger,
+    equation_exprs,
+    latex_of,
+    printed_forms,
+)
 from robocarbon.theory.primitives import PAPER
 
 EXPECTED = {
@@ -51,7 +58,7 @@ def test_equation_exprs_are_sympy_and_match_ledger():
         # paper notation: the interval measures are written as I - N + 1 and N - I
         assert not (printed.free_symbols | derived.free_symbols) & {P.s_r, P.s_l}, eq_id
     led = {r["id"]: r for r in build_ledger()}
-    assert sp.latex(ex["5"][1]) == led["5"]["derived"]
+    assert latex_of(ex["5"][1]) == led["5"]["derived"]
 
 
 def test_printed_17_gamma0_reading():

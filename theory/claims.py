@@ -44,7 +44,7 @@ CLAIM_IDS = (
 def _lx(expr) -> str:
     if isinstance(expr, tuple | list):
         return r",\quad ".join(_lx(e) for e in expr)
-    return sp.latex(to_paper(expr))
+    return sp.latex(to_paper(expr), order="old")
 
 
 def _log_form(expr):

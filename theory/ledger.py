@@ -40,10 +40,11 @@ ybar = sp.Symbol("y", positive=True)
 
 
 def latex_of(expr) -> str:
-    """LaTeX of an expression in the paper's notation (tuples joined by a comma and a quad)."""
+    """LaTeX of an expression in the paper's notation (tuples joined by a comma and a quad;
+    terms ordered as the paper writes them, e.g. ``N - I`` and ``1 - alpha - beta``)."""
     if isinstance(expr, sp.Tuple | tuple | list):
         return r",\quad ".join(latex_of(e) for e in expr)
-    return sp.latex(to_paper(expr))
+    return sp.latex(to_paper(expr), order="old")
 
 
 def _pw(robot, labour):
@@ -195,7 +196,7 @@ def _ledger(prim: Primitives):
             status, note = "verified", base
         elif typo_sub and is_zero((printed.lhs.xreplace(typo_sub) - printed.rhs).xreplace(prices)):
             status = "typo"
-            fixed = ", ".join(f"{sp.latex(k_)} -> {sp.latex(v)}" for k_, v in typo_sub.items())
+            fixed = ", ".join(f"{latex_of(k_)} -> {latex_of(v)}" for k_, v in typo_sub.items())
             note = (f"Typo: the left side prints P_m where P_e is meant ({fixed}); as printed, "
                     f"P_m E/Y = {_expr_str(printed.lhs.xreplace(prices))}, not 1-alpha-beta. " + base)
         else:

@@ -25,7 +25,7 @@ def _m(expr) -> str:
 
 
 def _eq(lhs, rhs) -> str:
-    return _m(sp.latex(P.to_paper(lhs)) + " = " + latex_of(rhs))
+    return _m(latex_of(lhs) + " = " + latex_of(rhs))
 
 
 def derivation_markdown(primitives: Primitives | None = None) -> str:
