@@ -99,9 +99,10 @@ def within(M: np.ndarray, layout: PanelLayout) -> np.ndarray:
     if layout.kind == "grid":
         G, T = layout.n_entity, layout.n_time
         C = M.reshape(G, T, -1)
-        out = C - C.mean(axis=1, keepdims=True) - C.mean(axis=0, keepdims=True) + C.mean(
-            axis=(0, 1), keepdims=True
-        )
+        me = np.add.reduce(C, axis=1) / T  # entity means, G x p
+        mt = np.add.reduce(C, axis=0) / G  # time means, T x p
+        out = C - me[:, None, :]
+        out -= (mt - mt.mean(axis=0))[None, :, :]
         return out.reshape(M.shape)
     if layout.kind == "balanced":
         return (

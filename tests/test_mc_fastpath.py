@@ -132,8 +132,9 @@ def test_collinear_regressor_is_named():
     df = _panel(seed=8)
     e, t = _codes(df["city"]), _codes(df["year"])
     X = np.column_stack([df["x"], df["w1"], df["x"] + 2 * df["w1"]])
-    with pytest.raises(InputError, match="bad"):
+    with pytest.raises(InputError, match="collinear") as err:  # any member of the set x, w1, bad
         twfe_cluster(df["y"], X, e, t, names=["x", "w1", "bad"])
+    assert any(f"'{n}'" in str(err.value) for n in ("x", "w1", "bad"))
     with pytest.raises(InputError, match="tconst"):
         twfe_cluster(df["y"], np.column_stack([df["x"], t * 1.0]), e, t, names=["x", "tconst"])
 
