@@ -405,9 +405,9 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
 
 
 def find_collinear(X: np.ndarray, names: Sequence[str], rtol: float = 1e-10) -> list[int]:
-    """Indices of columns to drop so that the rest has full column rank (pivoted QR order)."""
-    from scipy import linalg as sla
-
+    """Indices of columns to drop so that the rest has full column rank: every column that is a
+    linear combination of the columns before it (and columns with no variation left after the
+    fixed effects), as Stata and fixest drop "later" collinear variables."""
     k = X.shape[1]
     if k == 0:
         return []
@@ -417,12 +417,8 @@ def find_collinear(X: np.ndarray, names: Sequence[str], rtol: float = 1e-10) -> 
     keep = [j for j in range(k) if j not in zero]
     if not keep:
         return zero
-    Xs = X[:, keep] / norms[keep]
-    _, R, piv = sla.qr(Xs, mode="economic", pivoting=True)
-    d = np.abs(np.diag(R))
-    rank = int(np.sum(d > rtol * d[0]))
-    drop = sorted(zero + [keep[piv[j]] for j in range(rank, len(keep))])
-    return drop
+    sub = linalg.collinear_in_order(X[:, keep], rtol=rtol)
+    return sorted(zero + [keep[j] for j in sub])
 
 
 def _covariance(

@@ -175,7 +175,9 @@ def qr_lstsq(
     d = np.abs(np.diag(R))
     rank = int(np.sum(d > rtol * d[0]))
     if rank < k:
-        bad = [names[piv[j]] for j in range(rank, k)]
+        bad = [names[j] for j in collinear_in_order(Xw / colnorm, rtol=rtol)] or [
+            names[piv[j]] for j in range(rank, k)
+        ]
         raise InputError(
             "regressor(s) " + ", ".join(repr(b) for b in bad)
             + " are collinear with the other regressors (and fixed effects); drop them"
@@ -193,6 +195,36 @@ def qr_lstsq(
     bread /= np.outer(colnorm, colnorm)
     resid = y - X @ beta
     return LstsqFit(beta, resid, bread, rank)
+
+
+def collinear_in_order(X: np.ndarray, *, rtol: float = 1e-10) -> list[int]:
+    """Columns that are (numerically) linear combinations of the columns BEFORE them, in order.
+
+    Unpivoted QR of the unit-norm columns: |R_jj| is the distance of column j from the span of
+    columns 0..j-1; a column is flagged when it falls below ``rtol`` times the largest |R_ii|.
+    Flagged columns are removed from the span before the next is checked, so the result is the
+    set a user dropping "later duplicates" would drop (the Stata/fixest convention).
+    """
+    n, k = X.shape
+    norms = np.linalg.norm(X, axis=0)
+    keep: list[int] = []
+    bad: list[int] = []
+    Q = np.zeros((n, 0))
+    scale = 1.0
+    for j in range(k):
+        if norms[j] == 0:
+            bad.append(j)
+            continue
+        v = X[:, j] / norms[j]
+        r = v - Q @ (Q.T @ v)
+        r = r - Q @ (Q.T @ r)  # re-orthogonalise (classical Gram-Schmidt twice)
+        d = float(np.linalg.norm(r))
+        if d < rtol * scale:
+            bad.append(j)
+            continue
+        Q = np.column_stack([Q, r / d])
+        keep.append(j)
+    return bad
 
 
 def cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
