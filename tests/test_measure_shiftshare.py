@@ -235,3 +235,47 @@ def test_just_identified_betas_match_gpss_published(adh_fits):
     for sic, (g, beta) in published.items():
         row = t.loc[[(sic, True)]].iloc[0]
         assert row.g == pytest.approx(g, abs=1e-3) and row.beta == pytest.approx(beta, abs=1e-3), sic
+
+
+@pytest.mark.parametrize("case", ["residual_sector", "sic_clusters", "sic3_clusters"])
+def test_residual_sector_and_sector_clusters_match_shiftsharese(adh, reference_dir, case):
+    data, shares, _ = adh
+    ref = json.loads((reference_dir / "shiftshare" / "adh_akm_options.json").read_text())
+    spec, want = ref["spec"], ref["values"][case]
+    sh = shares.assign(sic3=shares.sic // 10, sic_cluster=shares.sic)
+    sc = {"residual_sector": None, "sic_clusters": "sic_cluster", "sic3_clusters": "sic3"}[case]
+    r = shiftshare(data, sh, y=spec["y"], x=spec["x"], instrument=spec["instrument"],
+                   controls=spec["controls"], weights=spec["weights"], cluster=spec["cluster"],
+                   sector=spec["sector"], residual_sector=True, sector_cluster=sc)
+    inf = r.diagnostics["inference"]
+    tol = ref["tolerance"]
+    for m in ("akm", "akm0"):
+        np.testing.assert_allclose([inf[m]["conf_low"], inf[m]["conf_high"]], want[m + "_ci"],
+                                   rtol=0, atol=tol["ci"]["abs"], err_msg=f"{case} {m}")
+        assert inf[m]["p_value"] == pytest.approx(want[m + "_p"], rel=tol["p"]["rel"])
+
+
+def test_akm0_sets_under_weak_identification(adh):
+    """ShiftShareSE's 'AKM0 under weak ID' test: on subsets of divisions the AKM0 set is an
+    interval (division < 8), the complement of an interval (< 7) or the real line (< 6)."""
+    data, shares, ref = adh
+    kinds = {}
+    for lim in (8, 7, 6):
+        keep = data.division < lim
+        sub = data[keep].reset_index(drop=True)
+        newrow = dict(zip(np.flatnonzero(keep) + 1, range(1, keep.sum() + 1)))
+        sh = shares[shares.row.isin(newrow)].assign(row=lambda s: s.row.map(newrow))
+        r = shiftshare(sub, sh, y="d_sh_empl", x="shock", instrument="IV",
+                       controls=ref["spec"]["controls_full"], cluster="statefip",
+                       sector=["sic", "t2"], residual_sector=True)
+        a0 = r.diagnostics["inference"]["akm0"]
+        kinds[lim] = a0["set"]
+        if a0["set"] == "interval":
+            assert a0["conf_low"] < r.params[0] < a0["conf_high"]
+        else:
+            assert a0["std_error"] == np.inf
+        if a0["set"] == "complement":
+            assert a0["conf_high"] < a0["conf_low"]
+        if a0["set"] == "real line":
+            assert (a0["conf_low"], a0["conf_high"]) == (-np.inf, np.inf)
+    assert kinds == {8: "interval", 7: "complement", 6: "real line"}
