@@ -167,3 +167,31 @@ def test_templates_are_a_readable_schema(tmp_path):
     industrial = {f"{k:02d}" for k in range(6, 47)} - {"12", "38"}
     assert set(cw.gbt_code.dropna()) == industrial
     assert (template_dir() / "crosswalk_ifr_gbt2002.csv").exists()
+
+
+def test_province_co2_from_ceads_workbooks(tmp_path):
+    """Without province_co2.csv the builder reads CEADs workbooks from ceads/ and allocates their
+    industrial CO2 (40 industrial sectors, Scope 1 total)."""
+    from test_measure_ceads import _sheet, _write_workbook
+
+    raw = make_inputs(tmp_path / "raw")
+    names = {"P1": "Beijing", "P2": "Hebei", "P3": "Shanxi"}
+    for f in ("lights_province.csv", "lights_city.csv", "yearbook.csv", "cities.csv"):
+        df = pd.read_csv(raw / f)
+        df["province"] = df["province"].map(names)
+        df.to_csv(raw / f, index=False)
+    (raw / "province_co2.csv").unlink()
+    (raw / "ceads").mkdir()
+    want = {}
+    for t in YEARS:
+        sheets = {}
+        for k, prov in enumerate(names.values()):
+            rows, M = _sheet("early" if t < 2009 else "late", seed=100 * t + k)
+            sheets[f"{prov}{t}"] = rows
+            want[(prov, t)] = M[1:41, 21].sum()
+        _write_workbook(raw / "ceads" / f"Emission_Inventories_for_30_Provinces_{t}.xlsx", sheets)
+    b = build_panel(raw)
+    s = b.panel.groupby(["province", "year"]).co2_ind.sum()
+    assert len(s) == 15
+    for key, v in s.items():
+        assert v == pytest.approx(want[key], rel=1e-12)
