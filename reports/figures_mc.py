@@ -61,13 +61,15 @@ def power_curve(
     title: str | None = None,
 ) -> list[Path]:
     """Power (rejection rate at ``alpha``) against the grid column ``x`` (or ``estimand``), one
-    line per estimator x term, with +-1.96 MCSE bars, the ``power`` target and the test level as
+    line per estimator x term whose ``x`` takes at least two values, with +-1.96 MCSE bars, the ``power`` target and the test level as
     reference lines, and the minimum detectable effects of ``mde`` (from
     :func:`robocarbon.simulate.diagnosands.mde_table`) marked when given."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for key, g in _series(diagnosands, terms):
         g = g.sort_values(x, kind="stable")
         xs = g[x].to_numpy(dtype=float)
+        if np.unique(xs[np.isfinite(xs)]).size < 2:
+            continue  # no curve: the effect does not vary (or is undefined) for this series
         ax.errorbar(xs, g["power"], yerr=1.96 * g["power_mcse"].fillna(0.0), marker="o",
                     ms=4, capsize=2, label=_label(key))
     ax.axhline(power, color="0.4", ls="--", lw=0.8)

@@ -69,3 +69,21 @@ def test_other_config_refuses_same_out(tmp_path, capsys):
     assert main([*base, "--seed", "1"]) == 0
     assert main([*base, "--seed", "2"]) == 2
     assert "different configuration" in capsys.readouterr().err
+
+
+def test_figures_are_written_atomically(tmp_path):
+    import pandas as pd
+
+    from robocarbon.reports import figures_mc
+
+    diag = pd.DataFrame({
+        "estimator": ["a", "a", "b", "b"], "term": "x", "estimand": [0.0, -0.1, 0.0, 0.0],
+        "power": [0.05, 0.9, 0.05, 0.06], "power_mcse": 0.01, "bias": 0.0, "bias_mcse": 0.01,
+        "coverage": 0.95, "coverage_mcse": 0.01, "sims": 100, "k": [0, 1, 0, 1],
+    })
+    paths = figures_mc.power_curve(diag, "estimand", tmp_path / "pc")
+    paths += figures_mc.bias_coverage(diag, tmp_path / "bc", x="k")
+    assert sorted(p.name for p in paths) == ["bc.png", "bc.svg", "pc.png", "pc.svg"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["bc.png", "bc.svg", "pc.png", "pc.svg"]
+    assert (tmp_path / "pc.png").read_bytes()[:4] == b"\x89PNG"
