@@ -379,10 +379,6 @@ def build_panel(
         indco = np.where((iva > 0) & (panel["co2_ind"] > 0), panel["co2_ind"] * 1e6 / iva, np.nan)
     panel["indco"] = indco
     panel["lnindco"] = np.log(indco)
-    if "hum" in panel.columns:
-        ok = panel["robot"].notna() & panel["hum"].notna()
-        panel["hmatch"] = np.nan
-        panel.loc[ok, "hmatch"] = _variables.hmatch(panel.loc[ok, "robot"], panel.loc[ok, "hum"])
     if cities is not None:
         extra = [c for c in cities.columns if c not in ("city", "province", "employment_total")]
         panel = panel.merge(cities[["city"] + extra], on="city", how="left")
@@ -426,7 +422,12 @@ def build_panel(
         if m.any():
             drops.append({"stage": "missing", "reason": f"{v} missing",
                           "rows": panel.loc[m, ["city", "year"]]})
-    panel = panel[~miss.any(axis=1)]
+    panel = panel[~miss.any(axis=1)].copy()
+    if "hum" in panel.columns:
+        # (23) with min-max scaling over the final sample (rows dropped above do not set the range)
+        ok = panel["robot"].notna() & panel["hum"].notna()
+        panel["hmatch"] = np.nan
+        panel.loc[ok, "hmatch"] = _variables.hmatch(panel.loc[ok, "robot"], panel.loc[ok, "hum"])
     front = ["city", "province", "year", "lnindco", "indco", "co2_ind", "iva", "robot"]
     panel = panel[[c for c in front if c in panel.columns] + [c for c in panel.columns if c not in front]]
     panel = panel.sort_values(["city", "year"]).reset_index(drop=True)

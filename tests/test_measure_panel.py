@@ -195,3 +195,12 @@ def test_province_co2_from_ceads_workbooks(tmp_path):
     assert len(s) == 15
     for key, v in s.items():
         assert v == pytest.approx(want[key], rel=1e-12)
+
+
+def test_hmatch_scaled_over_the_final_sample(inputs):
+    from robocarbon.empirics.variables import minmax
+
+    p = build_panel(inputs).panel
+    r, h = minmax(p.robot), minmax(p.hum)
+    np.testing.assert_allclose(p.hmatch, (r * h) ** 0.25, atol=1e-12)
+    assert p.hmatch.max() <= 1 and p.hmatch.min() >= 0
