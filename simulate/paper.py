@@ -38,7 +38,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from robocarbon.empirics.bartik import bartik
-from robocarbon.empirics.downscale import allocate
+from robocarbon.empirics.downscale import allocate, light_relation
 from robocarbon.empirics.errors import InputError
 
 from . import threats as _threats
@@ -171,6 +171,9 @@ PARAMS: tuple[Param, ...] = (
     # threats
     P("confounding", 0.0, "float", "shift-share confounding: trend in ln indco over the sample "
       "per SD of the growth implied by the city-specific part of its base-year mix", group="threat"),
+    P("downscale_form", "levels", "str", "form of the light relation (19) and the allocation "
+      "(20): levels (shares of lights; the slope cancels) or logs (shares of light**a, a "
+      "estimated on the province panel)", choices=("levels", "logs"), group="data"),
     P("downscale_output", 0.0, "float", "weight of output (instead of CO2) in nightlights, "
       "0..1: downscaling error correlated with output", low=0.0, high=1.0, group="threat"),
     P("va_robot", 0.0, "float", "robots raise measured industrial value added (the outcome's "
@@ -455,7 +458,20 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     cell = (prov_idx[:, None] * T + np.arange(T)[None, :]).ravel()
     co2_true = np.exp(ln_co2_conf).ravel()
     prov_total = np.bincount(cell, weights=co2_true, minlength=n_prov * T)
-    co2_hat, _share = allocate(prov_total, np.exp(ln_light).ravel(), cell)  # eq (19)-(20)
+    light = np.exp(ln_light).ravel()
+    if p["downscale_form"] == "levels":
+        # (20) as the top-down share of fitted values a light_it; the slope a of (19) cancels
+        co2_hat, _share = allocate(prov_total, light, cell)
+    else:
+        # logs: estimate (19) ln CO_kt = a ln light_kt + prov_k + v_t on the province panel, then
+        # allocate by light_it ** a
+        prov_light = np.bincount(cell, weights=light, minlength=n_prov * T)
+        prov_df = pd.DataFrame({"province": np.repeat(np.arange(n_prov), T),
+                                "year": np.tile(years, n_prov), "co2": prov_total,
+                                "light": prov_light})
+        prov_df = prov_df[prov_df["light"] > 0]
+        fit, _, _ = light_relation(prov_df, form="logs")
+        co2_hat, _share = allocate(prov_total, light, cell, float(fit.params[0]), form="logs")
     lnco = np.log(co2_hat)
     lnindco = lnco - ln_va.ravel()
 

@@ -209,3 +209,15 @@ def test_paper_claims_design_builds_in_table3_claims():
     assert t["robot_x_gpatent"] < 0 and t["robot"] < 0
     names = [x[0] for x in list_designs()]
     assert names == sorted(names) and "paper_claims" in names
+
+
+def test_log_form_downscaling_estimates_19_and_still_adds_up():
+    """downscale_form='logs': the slope of (19) is estimated on the province panel and cities get
+    light**a shares; the allocation still adds up to the province totals exactly."""
+    dr = get_design("paper", n_cities=80, downscale_form="logs").draw(np.random.default_rng(1))
+    p = dr.panel
+    got = np.exp(p["lnco"]).groupby([p["province"], p["year"]], observed=True).sum()
+    want = np.exp(p["true_lnco"]).groupby([p["province"], p["year"]], observed=True).sum()
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)
+    lv = get_design("paper", n_cities=80).draw(np.random.default_rng(1)).panel
+    assert not np.allclose(lv["lnco"], p["lnco"])  # the form matters
