@@ -234,6 +234,7 @@ class ThresholdPanel:
         self.pos_s = (np.arange(n) - self.starts[self.entity])[self.qs]
         # the outcome off the base, in q-sorted row order (the engine's working order)
         self.Ys = self.Y[self.qs]
+        self._cache: dict = {}
 
     # -------------------------------------------------------------- helpers
     def demean_entity(self, M: np.ndarray) -> np.ndarray:
@@ -291,34 +292,43 @@ class ThresholdPanel:
         if Y.ndim == 1:
             Y = Y[None, :]
         fixed_cuts = sorted(int(c) for c in fixed_cuts)
+        m = np.asarray(cand_cuts, dtype=np.int64)
+        # pieces that depend on the candidate set only: computed once per set
+        key = m.tobytes()
+        cached = self._cache.get(key)
+        if cached is None:
+            order = np.argsort(m, kind="stable")
+            bounds = np.concatenate([[0], m[order]])
+            R0 = self._zz[m] - np.einsum("gpk,gpl->gkl", self._W0[m], self._W0[m])
+            scale = np.maximum(np.einsum("gkk->g", self._zz[m]), 1e-300)
+            cached = self._cache[key] = (order, bounds, R0, scale)
+        order, bounds, R0, scale = cached
+
+        def at_cuts(M):  # (n, ...) -> cumulative sums over the first m rows, (G, ...)
+            out = np.empty((m.size,) + M.shape[1:])
+            out[order] = np.cumsum(np.add.reduceat(M, bounds, axis=0)[:-1], axis=0)
+            return out
+
         # basis of the fixed indicator blocks, orthogonal to the base
+        R = R0
         if fixed_cuts:
             QF = self._fixed_basis(fixed_cuts)
             Yf = Y - (Y @ QF) @ QF.T
-            WF = _cum0(QF[:, :, None] * self._xs[:, None, :])
+            WFm = at_cuts(QF[:, :, None] * self._xs[:, None, :])
+            R = R0 - np.einsum("gpk,gpl->gkl", WFm, WFm)
         else:
             Yf = Y
-            WF = None
         null_rss = np.einsum("bj,bj->b", Yf, Yf)
-        cand_cuts = np.asarray(cand_cuts, dtype=np.int64)
-        allowed = (cand_cuts >= nmin) & (n - cand_cuts >= nmin)
+        allowed = (m >= nmin) & (n - m >= nmin)
         for f in fixed_cuts:
-            allowed &= np.abs(cand_cuts - f) >= nmin
-        m = cand_cuts
-        R = self._zz[m] - np.einsum("gpk,gpl->gkl", self._W0[m], self._W0[m])
-        if WF is not None:
-            R -= np.einsum("gpk,gpl->gkl", WF[m], WF[m])
-        # c_g = sum over the first m q-sorted observations of x_j Y_j  -> (G, B, kx)
+            allowed &= np.abs(m - f) >= nmin
+        # c_g = sum over the first m q-sorted observations of x_j Y_j  -> (G, B, kx):
         # segment sums between consecutive cuts, then a short cumulative sum over candidates
-        order = np.argsort(m, kind="stable")
-        ms = m[order]
-        bounds = np.concatenate([[0], ms])
         C = np.empty((m.size, Yf.shape[0], kx))
         for k in range(kx):
             seg = np.add.reduceat(Yf * self._xs[:, k], bounds, axis=1)[:, :-1]  # (B, G)
             C[order, :, k] = np.cumsum(seg, axis=1).T
         # regime blocks without within variation would make R singular: not allowed
-        scale = np.maximum(np.einsum("gkk->g", self._zz[m]), 1e-300)
         if kx == 1:
             r = R[:, 0, 0]
             good = allowed & (r > 1e-12 * scale)
@@ -452,6 +462,8 @@ def _orthonormal(A: np.ndarray, names: Sequence[str], rtol: float = 1e-10) -> np
     if k == 0:
         return np.zeros((A.shape[0], 0))
     norms = np.linalg.norm(A, axis=0)
+    if k == 1 and norms[0] >= 1e-12 * max(float(norms[0]), 1.0):  # one column: no QR needed
+        return A / norms[0]
     big = max(float(norms.max()), 1.0)
     zero = [names[j] for j in range(k) if norms[j] < 1e-12 * big]
     if zero:
