@@ -637,7 +637,15 @@ def shiftshare(
         sc, industry = None, labels
         sector_t = []
     # drop rows with missing values, and report them
-    used = [c for c in need]
+    def _base(spec: str) -> str:
+        spec = spec.strip()
+        if spec.startswith("i."):
+            return spec[2:]
+        if spec.startswith("C(") and spec.endswith(")"):
+            return spec[2:-1]
+        return spec
+
+    used = list(need) + [b for b in (_base(c) for c in controls) if b and b in data.columns]
     miss = data[used].isna().any(axis=1).to_numpy()
     dropped = []
     if miss.any():

@@ -279,3 +279,17 @@ def test_akm0_sets_under_weak_identification(adh):
         if a0["set"] == "real line":
             assert (a0["conf_low"], a0["conf_high"]) == (-np.inf, np.inf)
     assert kinds == {8: "interval", 7: "complement", 6: "real line"}
+
+
+def test_rows_with_missing_values_are_dropped_and_reported():
+    y, x, z, W, g, C = _synthetic(5, n=40, K=4)
+    data = pd.DataFrame({"y": y, "x": x, "z": z, "c": C[:, 1]})
+    data.loc[3, "c"] = np.nan
+    data.loc[7, "y"] = np.nan
+    full = shiftshare_arrays(np.delete(y, [3, 7]), np.delete(x, [3, 7]), np.delete(W, [3, 7], axis=0),
+                             instrument=np.delete(z, [3, 7]),
+                             controls=np.delete(C, [3, 7], axis=0))
+    r = shiftshare(data, W, y="y", x="x", instrument="z", controls=["c"])
+    assert r.nobs == 38 and r.nobs_dropped == 2 and r.diagnostics["dropped"][0]["rows"] == 2
+    assert r.params[0] == pytest.approx(full["beta"], rel=1e-12)
+    assert r.std_errors.iloc[0] == pytest.approx(full["akm"]["std_error"], rel=1e-10)
