@@ -417,6 +417,16 @@ class ThresholdPanel:
         """Hansen's fixed-regressor bootstrap: outcome rows (B x n, q-sorted observations) fit + e*, with e* the residual
         vectors of entities drawn with replacement (within groups of entities with the same
         number of observations, aligned by position in time), projected off the base."""
+        Estar = self.resample_residuals(e, B, rng)
+        # resampled blocks still sum to zero within each entity: only the base is projected out
+        Estar -= (Estar @ self.Q0s) @ self.Q0s.T
+        Estar += fit[None, :]
+        return Estar
+
+    def resample_residuals(self, e: np.ndarray, B: int, rng) -> np.ndarray:
+        """B draws (rows; q-sorted observations) of entity residual vectors: each entity gets the
+        vector of an entity drawn with replacement among those with as many observations,
+        aligned by position in time."""
         # residuals in entity order (each entity block sums to zero: e is a within residual)
         e_ent = np.empty(self.n)
         e_ent[self.qs] = e
@@ -428,11 +438,7 @@ class ThresholdPanel:
         # (n, B) positions in e_ent for the q-sorted rows: start of the source block + position
         idx = np.take(np.ascontiguousarray(self.starts[src].T.astype(np.int32)), self.ent_s, axis=1)
         idx += self.pos_s.astype(np.int32)[None, :]
-        Estar = np.take(e_ent, idx)  # (B, n)
-        # resampled blocks still sum to zero within each entity: only the base is projected out
-        Estar -= (Estar @ self.Q0s) @ self.Q0s.T
-        Estar += fit[None, :]
-        return Estar
+        return np.take(e_ent, idx)  # (B, n)
 
 
 def _crit(Fb: np.ndarray, p: float) -> float:

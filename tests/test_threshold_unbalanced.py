@@ -145,3 +145,24 @@ def test_time_invariant_control_is_named():
     w_bad = np.column_stack([w, np.arange(ent.max() + 1)[ent] * 1.0])
     with pytest.raises(InputError, match="'size'"):
         threshold_fit(y, x, q, ent, tim, w_bad, bootstrap=0, control_names=["a", "b", "size"])
+
+
+def test_bootstrap_resamples_whole_residual_vectors_within_equal_lengths():
+    y, x, w, q, ent, tim = _unbalanced(8, N=20, T=6, keep=0.6)
+    p = ThresholdPanel(y, x, w, q, ent, tim)
+    # a residual whose every entity block is distinct and sums to zero
+    e_ent = np.empty(p.n)
+    for i in range(p.N):
+        a, b = p.starts[i], p.starts[i + 1]
+        e_ent[a:b] = (i + 1) * (np.arange(b - a) - (b - a - 1) / 2)
+    E = p.resample_residuals(e_ent[p.qs], 40, np.random.default_rng(0))
+    back = np.empty((40, p.n))
+    back[:, p.qs] = E  # to entity order
+    blocks = {i: e_ent[p.starts[i]:p.starts[i + 1]] for i in range(p.N)}
+    for b in range(40):
+        for i in range(p.N):
+            got = back[b, p.starts[i]:p.starts[i + 1]]
+            src = [k for k, v in blocks.items() if v.size == got.size and np.array_equal(v, got)]
+            assert src, f"draw {b}, entity {i}: not a whole residual vector of an equal-length entity"
+    # and entities are drawn with replacement across draws (not a fixed permutation)
+    assert np.unique(back[:, : p.starts[1]], axis=0).shape[0] > 1
