@@ -649,6 +649,7 @@ def diagnose(
                 bar.update(len(task.reps))
         finally:
             bar.close()
+            runner.close()  # on an interrupt: cancel queued chunks, stop the pool or the client
 
     frames = [f for f in [done] + new_frames if len(f)]
     allrows = _normalise(pd.concat(frames, ignore_index=True)) if frames else done
