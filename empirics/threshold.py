@@ -252,12 +252,6 @@ class ThresholdPanel:
         """Number of observations with q <= value."""
         return np.searchsorted(self.q_sorted, np.asarray(values, dtype=float), side="right")
 
-    def indicator_block(self, cut: int) -> np.ndarray:
-        """x * 1(q <= g) for the threshold whose cut (count of q <= g) is ``cut`` (n x kx)."""
-        d = np.zeros(self.n)
-        d[self.qs[:cut]] = 1.0
-        return self.x * d[:, None]
-
     def _fixed_basis(self, cuts: Sequence[int]) -> np.ndarray:
         """Orthonormal basis (q-sorted rows) of the entity-demeaned blocks x 1(q <= g_f) for the
         fixed thresholds, orthogonal to the base."""
