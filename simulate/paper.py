@@ -88,6 +88,8 @@ _CTRL_LOADINGS = _CTRL_LOADINGS / np.sqrt(np.sum(_CTRL_LOADINGS**2))
 
 _PROV_NAMES = tuple(q[0] for q in PROVINCES)
 _REGIONS = ("east", "central", "west")
+_PROV_REGION = np.array([_REGIONS.index(q[1]) for q in PROVINCES], dtype=np.int64)
+_PROV_SOUTH = np.array([q[2] for q in PROVINCES], dtype=np.int64)
 _STREAMS = ("geo", "shares", "industry", "factors", "productivity", "controls", "mechanism",
             "lights", "pilot", "threats")
 
@@ -295,11 +297,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     sizes = _province_sizes(p["n_cities"])
     n = int(sizes.sum())
     prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
-    prov_name = np.array([PROVINCES[k][0] for k in prov_idx], dtype=object)
-    region = np.array([PROVINCES[k][1] for k in prov_idx], dtype=object)
-    region_code = np.array([_REGIONS.index(r) for r in region], dtype=np.int64)
-    east = (region == "east").astype(np.int64)
-    south = np.array([PROVINCES[k][2] for k in prov_idx], dtype=np.int64)
+    region_code = _PROV_REGION[prov_idx]
+    east = (region_code == 0).astype(np.int64)
+    south = _PROV_SOUTH[prov_idx]
     n_prov = len(PROVINCES)
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
@@ -367,7 +367,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                                      + 0.15 * _ar1(rm, (n, T), 0.5))))
 
     # ---- groupings ---------------------------------------------------------------
-    res_latent = -manuf_z + 0.8 * (region != "east") + 0.8 * rm.standard_normal(n)
+    res_latent = -manuf_z + 0.8 * (region_code != 0) + 0.8 * rm.standard_normal(n)
     resource = (res_latent > np.quantile(res_latent, 0.6)).astype(np.int64)
     size_latent = controls["lnpop"].mean(axis=1) + 2.0 * controls["urban"].mean(axis=1)
     large = (size_latent > np.quantile(size_latent, 0.65)).astype(np.int64)
