@@ -12,6 +12,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robocarbon.empirics.errors import InputError
 from robocarbon.simulate import paper, threats
@@ -221,3 +223,28 @@ def test_log_form_downscaling_estimates_19_and_still_adds_up():
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)
     lv = get_design("paper", n_cities=80).draw(np.random.default_rng(1)).panel
     assert not np.allclose(lv["lnco"], p["lnco"])  # the form matters
+
+
+@given(st.integers(min_value=30, max_value=3000))
+@settings(max_examples=60, deadline=None)
+def test_province_sizes_add_up_and_keep_every_province(n):
+    sizes = paper._province_sizes(n)
+    assert sizes.sum() == n and sizes.min() >= 1 and sizes.size == len(paper.PROVINCES)
+
+
+@given(st.floats(-0.1, 0.1, allow_nan=False), st.integers(0, 2**31 - 1))
+@settings(max_examples=25, deadline=None)
+def test_projection_of_a_proportional_component_is_its_constant(c, seed):
+    """The inquiry's FWL projection returns c for a component c x robot, whatever the data."""
+    rng = np.random.default_rng(seed)
+    n, T = 12, 5
+    robot = rng.lognormal(size=n * T)
+    ctrl = rng.normal(size=(n * T, 3))
+    assert paper._projection(c * robot, robot, ctrl, n, T) == pytest.approx(c, abs=1e-12)
+    # the general path (no shortcut) agrees on a component that is not proportional
+    comp = c * robot + rng.normal(size=n * T) * 1e-3
+    sel = np.ones(n, dtype=bool)
+    Z = paper._twoway_resid(np.column_stack([robot, ctrl, comp]), n, T)
+    r = Z[:, 0] - Z[:, 1:4] @ np.linalg.lstsq(Z[:, 1:4], Z[:, 0], rcond=None)[0]
+    assert paper._projection(comp, robot, ctrl, n, T, rows=sel) == pytest.approx(
+        float(r @ Z[:, 4] / (r @ r)), rel=1e-9, abs=1e-12)
