@@ -346,8 +346,12 @@ class ThresholdPanel:
         nmins: Sequence[int],
         *,
         keep_profiles: bool = False,
+        refine: bool = True,
     ) -> dict:
         """Hansen's sequential estimation for every row of Y (B x n, q-sorted observations).
+
+        ``refine=False`` skips the refinement when only two thresholds are searched (the F test
+        of one against two thresholds does not use it).
 
         Stage 1: search g1. Stage 2: search g2 given g1, then refine g1 given g2. Stage 3: search
         g3 given the refined pair. Columns are grouped by the thresholds already found, so each
@@ -388,7 +392,8 @@ class ThresholdPanel:
         out["S1"], out["cut1"] = run(None, lambda k: (), nmins[0], "single")
         if n_thresholds >= 2:
             out["S2"], out["cut2"] = run(out["cut1"][:, None], lambda k: k, nmins[1], "double")
-            out["S2r"], out["cut1r"] = run(out["cut2"][:, None], lambda k: k, nmins[0], "refined")
+            if refine or n_thresholds >= 3:
+                out["S2r"], out["cut1r"] = run(out["cut2"][:, None], lambda k: k, nmins[0], "refined")
         if n_thresholds >= 3:
             pair = np.stack([out["cut1r"], out["cut2"]], axis=1)
             out["S3"], out["cut3"] = run(pair, lambda k: k, nmins[2], "triple")
@@ -760,7 +765,7 @@ def bootstrap_F(
     while done < B:
         b = min(chunk, B - done)
         Ystar = panel.bootstrap_outcomes(e, fit, b, rng)
-        seq = panel.sequential(Ystar, k + 1, cand_cuts, nmins)
+        seq = panel.sequential(Ystar, k + 1, cand_cuts, nmins, refine=False)
         Sa, Sb = seq[pair[0]], seq[pair[1]]
         out.append((Sa - Sb) / (Sb / panel.df_sigma))
         done += b
@@ -801,11 +806,12 @@ def threshold_test(
     if values.size == 0:
         raise InputError("no candidate threshold survives the trimming; lower --trim")
     cand_cuts = panel.cuts_of(values)
-    seq = panel.sequential(panel.Ys[None, :], k + 1, cand_cuts, nmins)
+    seq = panel.sequential(panel.Ys[None, :], k + 1, cand_cuts, nmins, refine=False)
     a, b = {0: ("S0", "S1"), 1: ("S1", "S2"), 2: ("S2r", "S3")}[k]
     Sa, Sb = float(seq[a][0]), float(seq[b][0])
     F = (Sa - Sb) / (Sb / panel.df_sigma)
-    null_cuts = {0: [], 1: [int(seq["cut1"][0])], 2: [int(seq["cut1r"][0]), int(seq["cut2"][0])]}[k] if k else []
+    null_keys = {0: [], 1: ["cut1"], 2: ["cut1r", "cut2"]}[k]
+    null_cuts = [int(seq[c][0]) for c in null_keys]
     alt_keys = {0: ["cut1"], 1: ["cut1", "cut2"], 2: ["cut1r", "cut2", "cut3"]}[k]
     val_of = dict(zip(cand_cuts.tolist(), values.tolist()))
     out = {

@@ -88,3 +88,15 @@ def test_fast_test_agrees_with_full_fit():
     assert fast["F"] == pytest.approx(t["F"], rel=1e-12)
     assert fast["p_value"] == t["p_value"]
     assert fast["thresholds"] == list(full.diagnostics["thresholds"])
+
+
+def test_fast_double_test_agrees_with_full_fit():
+    rng = np.random.default_rng(8)
+    y, x, q, ent, tim, w = _draw(rng, delta=1.0)
+    full = threshold_fit(y, x, q, ent, tim, w, n_thresholds=2, trim=0.1, grid=40, bootstrap=29, seed=5)
+    fast = threshold_test(y, x, q, ent, tim, w, null_thresholds=1, trim=0.1, grid=40, bootstrap=29,
+                          seed=np.random.SeedSequence(5).spawn(2)[1])
+    t = full.diagnostics["tests"][1]
+    assert fast["F"] == pytest.approx(t["F"], rel=1e-12)
+    assert fast["p_value"] == t["p_value"]
+    assert fast["critical_values"] == dict(t["critical_values"])
