@@ -102,6 +102,11 @@ def _print_list(stream=None) -> None:
             extra = f" (choices: {', '.join(r['choices'])})" if "choices" in r else ""
             print(f"  {r['name']:<{w}}  {r['type']:<6} default {r['default']!r:<14} "
                   f"[{r['group']}] {r['description']}{extra}", file=stream)
+    from robocarbon.simulate.threats import THREATS
+
+    print("threats (all off by default; predicted effect on the TWFE robot estimate):", file=stream)
+    for name, t in THREATS.items():
+        print(f"  {name} [{t['params']}]: {t['prediction']}", file=stream)
 
 
 def run(args: argparse.Namespace) -> int:

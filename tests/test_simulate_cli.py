@@ -62,6 +62,7 @@ def test_list_designs(capsys):
     assert text.startswith("paper:")
     for k in ("confounding", "downscale_output", "va_robot", "iv_strength", "log_level", "kappa"):
         assert f"  {k} " in text
+    assert "shift-share confounding [confounding]" in text
 
 
 def test_parse_settings():
