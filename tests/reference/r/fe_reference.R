@@ -29,6 +29,15 @@ if (case == "wage_panel") {
   w <- lm(lwage ~ expersq + union + married + hours + nr + year, data = d, weights = d$hours)
   out$lm_dummies_weighted_hours_cluster_nr_hc1 <- keep(coef(w), vcovCL(w, cluster = ~nr, type = "HC1"), x)
   out$lm_dummies_r2 <- list(value = summary(m)$r.squared)
+} else if (case == "wage_panel_iv") {
+  # IV with absorbed fixed effects, as least squares with entity and year dummies
+  x <- c("union", "hours")
+  d$nr <- factor(d$nr); d$year <- factor(d$year)
+  iv <- ivreg(lwage ~ union + hours + nr + year | married + black_exper + hours + nr + year, data = d)
+  out$ivreg_dummies_unadjusted <- keep(coef(iv), vcov(iv), x)
+  out$ivreg_dummies_cluster_nr_hc1 <- keep(coef(iv), vcovCL(iv, cluster = ~nr, type = "HC1"), x)
+  out$ivreg_dummies_hc1 <- keep(coef(iv), vcovHC(iv, type = "HC1"), x)
+  out$nobs <- list(value = nobs(iv))
 } else if (case == "jobtraining") {
   x <- c("grant", "grant_1")
   d <- d[!is.na(d$lscrap), ]

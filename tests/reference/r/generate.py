@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-CASES = ("wage_panel", "jobtraining", "card")
+CASES = ("wage_panel", "wage_panel_iv", "jobtraining", "card")
+ONLY = None
 TOLERANCES = {
     "params": {"rtol": 1e-8, "reason": "the same least-squares solution; differences are rounding"},
     "std_errors": {"rtol": 1e-6, "reason": "same small-sample convention (see 'convention'); rounding"},
@@ -32,11 +33,16 @@ def export_case(case: str) -> pd.DataFrame:
     """The data exactly as written to the CSV R reads (deterministic, from linearmodels)."""
     import importlib
 
-    mod = importlib.import_module(f"linearmodels.datasets.{case}")
+    mod = importlib.import_module(f"linearmodels.datasets.{case.replace('_iv', '')}")
 
     if case == "wage_panel":
         d = mod.load()
         return d[["nr", "year", "lwage", "expersq", "union", "married", "hours"]].copy()
+    if case == "wage_panel_iv":
+        d = mod.load()
+        d = d[["nr", "year", "lwage", "union", "hours", "married", "black", "exper"]].copy()
+        d["black_exper"] = d["black"] * d["exper"]
+        return d.drop(columns=["black", "exper"])
     if case == "jobtraining":
         d = mod.load()
         return d[["fcode", "year", "lscrap", "grant", "grant_1"]].copy()
@@ -54,7 +60,8 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def main() -> int:
-    for case in CASES:
+    cases = sys.argv[1:] or CASES
+    for case in cases:
         data = csv_bytes(export_case(case))
         sha = hashlib.sha256(data).hexdigest()
         with tempfile.TemporaryDirectory() as tmp:
