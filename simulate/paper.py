@@ -414,14 +414,12 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         robot_part = p["loglevel_elasticity"] * np.log(robot)  # ln M = m0 + e ln robot
         marginal = elas[:, None] * p["loglevel_elasticity"] / robot  # d lnindco / d robot
         link = robot_part  # the contemporaneous part of ln M that robot moves
-        contemporaneous = elas[:, None] * link
     else:
         lagged = np.stack([robot_all[:, PRE_YEARS - l: PRE_YEARS - l + T]
                            for l in range(w_lag.size)])
         robot_part = kappa_it * np.tensordot(w_lag, lagged, axes=1)
         marginal = elas[:, None] * kappa_it * w_lag[0]
         link = kappa_it * w_lag[0] * robot
-        contemporaneous = elas[:, None] * link
     pilot_part = D * (p["pilot_lnM"] + p["pilot_growth"]
                       * np.where(adopt[:, None] > 0, years[None, :] - adopt[:, None], 0))
 
