@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from robocarbon.empirics.provenance import atomic_path  # noqa: E402
@@ -213,6 +214,7 @@ def diagnosand_plot(name: str, caption: str, labels: Sequence[str],
         if references and diag in references:
             ax.axvline(references[diag], color=PAPER, ls="--", lw=1)
         ax.axvline(0, color=GREY, lw=0.6)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
         ax.set_title(diag)
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()

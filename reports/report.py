@@ -74,6 +74,7 @@ class Section:
     status: str = "ok"  # ok | skipped | failed
     reason: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # extra text outputs: {relative path: text}
 
     # convenience adders
     def p(self, text: str) -> None:
@@ -227,6 +228,11 @@ def compute_theory(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def _demote_headings(md: str, by: int = 2) -> str:
+    """Markdown headings pushed down ``by`` levels (to nest under the report's section)."""
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + by) + " ", md, flags=re.M)
+
+
 _DOLLAR = re.compile(r"\$([^$]+)\$")
 
 
@@ -289,8 +295,11 @@ def section_theory(d: Mapping[str, Any], ctx: Context) -> Section:
               f"$ {c['derivation']} $")
         s.raw(html, md)
     if d["derivation_md"]:
-        s.raw('<p class="files">The full literate derivation (Markdown with LaTeX) is in derivation.md.</p>',
-              "The full literate derivation follows.\n\n" + d["derivation_md"])
+        s.raw('<p class="files">The full literate derivation, step by step with the paper\'s equation numbers '
+              '(Markdown with LaTeX, from robocarbon.theory.render), is in <a href="derivation.md">derivation.md</a> '
+              'and at the end of report.md.</p>',
+              "The full literate derivation follows.\n\n" + _demote_headings(d["derivation_md"]))
+        s.files["derivation.md"] = d["derivation_md"]
     s.values.update(statuses={e["id"]: e["status"] for e in led},
                     claims={c["id"]: c["holds"] for c in d["claims"]},
                     claims_conditions={c["id"]: c["conditions"] for c in d["claims"]})
@@ -497,7 +506,8 @@ def section_did(d: Mapping[str, Any], ctx: Context) -> Section:
     et, est, lo, hi = _event_series(ev)
     series = {}
     e2, s2, l2, h2 = _event_series(sa)
-    series["Sun-Abraham"] = (e2, s2, l2, h2)
+    keep = [k for k, e in enumerate(e2) if min(et) <= e <= max(et)]  # the TWFE window
+    series["Sun-Abraham"] = tuple([v[k] for k in keep] for v in (e2, s2, l2, h2))
     cst = cs.tidy()
     cst = cst[cst["term"].str.match(r"^e[+-]\d+$")].copy()
     if len(cst):
@@ -986,14 +996,14 @@ def compute_montecarlo(ctx: Context) -> dict[str, Any]:
     for label, kv, ests, share in scen:
         sims = max(2, int(round(ctx.sims * share)))
         _, diag = engine.diagnose(base.with_params(**kv) if kv else base, ests, sims, seed,
-                                  jobs=ctx.jobs, progress=False, bootstrap=min(ctx.bootstrap, 200))
+                                  jobs=ctx.jobs, progress=bool(ctx.progress), bootstrap=min(ctx.bootstrap, 200))
         for r in diag.to_dict(orient="records"):
             rows.append({"scenario": label, "params": dict(kv), **r})
     thr_sims = min(ctx.sims, THRESHOLD_MC_MAX)
     label = "threshold structure (human capital)"
     kv = dict(MC_SCENARIOS[-1][1])
     _, diag = engine.diagnose(base.with_params(**kv), "threshold", thr_sims, seed, jobs=ctx.jobs,
-                              progress=False, bootstrap=min(ctx.bootstrap, 200))
+                              progress=bool(ctx.progress), bootstrap=min(ctx.bootstrap, 200))
     for r in diag.to_dict(orient="records"):
         rows.append({"scenario": label, "params": kv, **r})
     return {"rows": rows, "seed": seed, "design": getattr(base, "name", "paper")}
@@ -1405,6 +1415,7 @@ def compute_sections(ctx: Context, *, only: Sequence[str] | None = None, strict:
     specs = [s for s in SECTIONS if only is None or s.id in only]
     out: list[Section] = []
     bar = _progress(len(specs), progress)
+    ctx.progress = not bar.disable  # long sections (Monte Carlo) show their own bar below
     try:
         for spec in specs:
             bar.set_postfix_str(spec.id)
@@ -1449,6 +1460,8 @@ def write_outputs(sections: Sequence[Section], out: str | os.PathLike, meta: Map
                 write_text_atomic(tmp / "tables" / f"{t.name}.csv", t.to_csv())
             for f in sec.figures:
                 F.save_figure(f, tmp / "figures")
+            for rel, text in sec.files.items():
+                write_text_atomic(tmp / rel, text)
         write_text_atomic(tmp / "report.html", render_html(sections, meta))
         write_text_atomic(tmp / "report.md", render_markdown(sections, meta))
         write_json_atomic(tmp / "results.json", {

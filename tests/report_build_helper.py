@@ -20,10 +20,12 @@ atexit.register(shutil.rmtree, _ROOT, True)
 
 
 @lru_cache(maxsize=None)
-def built_report(seed: int = 11, sims: int = SMALL_SIMS):
-    """(output folder, sections) of ``build_report`` on the default synthetic design."""
-    from robocarbon.reports.report import build_report
+def built_report(seed: int = 11, sims: int = SMALL_SIMS, skip: tuple[str, ...] = ()):
+    """(output folder, sections) of ``build_report`` on the default synthetic design, without the
+    sections in ``skip``."""
+    from robocarbon.reports.report import SECTIONS, build_report
 
-    out, sections = build_report(_ROOT / f"build-{seed}-{sims}", seed=seed, sims=sims,
-                                 bootstrap=SMALL_BOOTSTRAP, progress=False)
+    only = None if not skip else [s.id for s in SECTIONS if s.id not in skip]
+    out, sections = build_report(_ROOT / f"build-{seed}-{sims}-{'-'.join(skip)}", seed=seed, sims=sims,
+                                 bootstrap=SMALL_BOOTSTRAP, progress=False, only=only)
     return Path(out), tuple(sections)
