@@ -51,6 +51,7 @@ __all__ = [
     "iv",
     "iv_general",
     "did",
+    "did_general",
     "threshold",
 ]
 
@@ -299,6 +300,15 @@ def did(draw) -> Result:
     lay = _layout(draw)
     return fastpath.twfe_cluster(y, X, lay.entity, lay.time, names=["D"] + ctrl, layout=lay,
                                  estimator="twfe_did")
+
+
+def did_general(draw) -> Result:
+    """The same TWFE DID through ``robocarbon.empirics.did.twfe_did`` (engineer C's estimator,
+    which builds D from ``adopt_year`` and adds the de Chaisemartin-D'Haultfoeuille weights)."""
+    from robocarbon.empirics.did import twfe_did
+
+    return twfe_did(draw.panel, y=OUTCOME, entity=ENTITY, time=TIME, adopt="adopt_year",
+                    controls=_present_controls(draw), cluster=ENTITY)
 
 
 #: candidate names of the threshold variable in the simulated panel, in order of preference
