@@ -164,3 +164,21 @@ def test_iv_errors():
         fit("y ~ w | x + w2 ~ z1", df.assign(w2=df["w"] ** 2), cluster="id")
     with pytest.raises(InputError, match="collinear"):
         fit("y ~ w | x ~ z1 + zz", df.assign(zz=2 * df["z1"]), cluster="id")
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_hansen_j_equals_linearmodels_two_step_gmm(clustered):
+    from linearmodels.iv import IVGMM
+
+    df = _iv_panel(5)
+    df["const"] = 1.0
+    if clustered:
+        r = fit("y ~ w | x ~ z1 + z2", df, cluster="id")
+        m = IVGMM(df["y"], df[["const", "w"]], df[["x"]], df[["z1", "z2"]], weight_type="clustered",
+                  clusters=df["id"]).fit(iter_limit=2, cov_type="clustered", clusters=df["id"])
+    else:
+        r = fit("y ~ w | x ~ z1 + z2", df, vcov="hc1")
+        m = IVGMM(df["y"], df[["const", "w"]], df[["x"]], df[["z1", "z2"]],
+                  weight_type="robust").fit(iter_limit=2, cov_type="robust")
+    np.testing.assert_allclose(r.diagnostics["overid"]["statistic"], m.j_stat.stat, rtol=1e-8)
+    np.testing.assert_allclose(r.diagnostics["overid"]["pvalue"], m.j_stat.pval, rtol=1e-6)
