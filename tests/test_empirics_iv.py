@@ -182,3 +182,25 @@ def test_hansen_j_equals_linearmodels_two_step_gmm(clustered):
                   weight_type="robust").fit(iter_limit=2, cov_type="robust")
     np.testing.assert_allclose(r.diagnostics["overid"]["statistic"], m.j_stat.stat, rtol=1e-8)
     np.testing.assert_allclose(r.diagnostics["overid"]["pvalue"], m.j_stat.pval, rtol=1e-6)
+
+
+def test_kp_rk_lm_one_endogenous_is_the_robust_score_statistic():
+    """With one endogenous regressor the KP rk LM statistic (ranktest's LM form) reduces to the
+    cluster-robust score statistic x'Z (sum_g s_g s_g')^-1 Z'x, s_g = sum_{i in g} x_i z_i, for
+    x and Z partialled on the exogenous regressors and fixed effects."""
+    from robocarbon.empirics.linalg import demean
+
+    df = _iv_panel(6, N=50)
+    r = fit("y ~ w | id + t | x ~ z1 + z2", df, cluster="id")
+    codes = [pd.factorize(df["id"])[0], pd.factorize(df["t"])[0]]
+    M, _ = demean(df[["x", "z1", "z2", "w"]].to_numpy(), codes)
+    part = M[:, :3] - M[:, [3]] @ np.linalg.lstsq(M[:, [3]], M[:, :3], rcond=None)[0]
+    x, Z = part[:, 0], part[:, 1:]
+    s = Z * x[:, None]
+    Sg = np.zeros((codes[0].max() + 1, 2))
+    np.add.at(Sg, codes[0], s)
+    g = Z.T @ x
+    lm = g @ np.linalg.solve(Sg.T @ Sg, g)
+    np.testing.assert_allclose(r.diagnostics["weak_iv"]["kp_rk_lm"], lm, rtol=1e-8)
+    # and the KP Wald statistic uses the first-stage residuals instead of x
+    assert r.diagnostics["weak_iv"]["kp_rk_wald_f"] > 0
