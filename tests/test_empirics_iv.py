@@ -204,3 +204,21 @@ def test_kp_rk_lm_one_endogenous_is_the_robust_score_statistic():
     np.testing.assert_allclose(r.diagnostics["weak_iv"]["kp_rk_lm"], lm, rtol=1e-8)
     # and the KP Wald statistic uses the first-stage residuals instead of x
     assert r.diagnostics["weak_iv"]["kp_rk_wald_f"] > 0
+
+
+@pytest.mark.parametrize("K, L", [(1, 3), (2, 3), (2, 4), (3, 5)])
+def test_kp_homoskedastic_reduces_to_anderson_and_cragg_donald(K, L):
+    """Kleibergen-Paap under homoskedasticity: LM = n * smallest squared canonical correlation
+    (Anderson), Wald = n * cc/(1 - cc) (Cragg-Donald), for several endogenous regressors."""
+    rng = np.random.default_rng(K * 10 + L)
+    n = 300
+    Z = rng.normal(size=(n, L))
+    E = Z @ rng.normal(size=(L, K)) * 0.3 + rng.normal(size=(n, K))
+    Z -= Z.mean(0)
+    E -= E.mean(0)
+    cc = weakiv.canonical_correlations(E, Z)[K - 1]
+    lm = weakiv.kleibergen_paap(E, Z, vcov="unadjusted", kind="lm")
+    wd = weakiv.kleibergen_paap(E, Z, vcov="unadjusted", kind="wald")
+    np.testing.assert_allclose(lm["statistic"], n * cc, rtol=1e-9)
+    np.testing.assert_allclose(wd["statistic"], n * cc / (1 - cc), rtol=1e-9)
+    assert lm["df"] == L - K + 1
