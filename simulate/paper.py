@@ -173,6 +173,9 @@ PARAMS: tuple[Param, ...] = (
     # threats
     P("confounding", 0.0, "float", "shift-share confounding: trend in ln indco over the sample "
       "per SD of the growth implied by the city-specific part of its base-year mix", group="threat"),
+    P("industry_residual", 0.0, "float", "SD (for a typical city) of productivity shocks by "
+      "industry-year shared through the base-year shares: cross-city correlated residuals",
+      low=0.0, group="threat"),
     P("downscale_form", "levels", "str", "form of the light relation (19) and the allocation "
       "(20): levels (shares of lights; the slope cancels) or logs (shares of light**a, a "
       "estimated on the province panel)", choices=("levels", "logs"), group="data"),
@@ -437,6 +440,13 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     ctrl_idx = np.tensordot(_CTRL_LOADINGS, np.stack(ctrl_noise), axes=1)
     lnA = (-p["indco_trend"] * tt[None, :] + p["ctrl_effect"] * ctrl_idx
            + p["sigma_A"] * _ar1(rp, (n, T), p["rho_A"]))
+    if p["industry_residual"] != 0.0:
+        # productivity shocks by industry, shared by the cities in proportion to their base-year
+        # shares: residuals correlated across cities with similar industry mixes (the inference
+        # problem of shift-share designs, Adao, Kolesar and Morales 2019)
+        nu = R["threats"].standard_normal((J, T))
+        scale = np.sqrt(np.mean(np.sum(shares**2, axis=1)))
+        lnA = lnA + p["industry_residual"] * (shares @ nu) / scale
     lnE, lnY = _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I_city[:, None], s_E, rp)
     # calibrated level: emission factor times energy; ln indco = ln phi + ln E - ln Y + level
     level = p["indco_level"] - _reference_level(tn, p)

@@ -71,6 +71,13 @@ THREATS: dict[str, dict[str, str]] = {
         "prediction": "the interaction coefficient of (22) recovers 'robot_x_gpatent' / "
                       "'robot_x_hmatch'",
     },
+    "industry-correlated residuals": {
+        "params": "industry_residual",
+        "mechanism": "productivity shocks by industry-year enter ln A through the base-year "
+                     "shares, so residuals are correlated across cities with similar mixes",
+        "prediction": "TWFE unbiased, but the city-clustered SE understates its sampling SD "
+                      "(Adao, Kolesar and Morales 2019): coverage falls",
+    },
     "weak instruments": {
         "params": "iv_strength",
         "mechanism": "the weight of the province industry mix in the cities' mixes; at 0 the "

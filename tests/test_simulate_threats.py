@@ -261,3 +261,21 @@ def test_energy_regime_changes_the_estimand_and_twfe_follows(regime, eta):
         a = b.arrays
         est_co.append(twfe_fast(b.panel["lnco"].to_numpy(), a["X"], a["entity"], a["time"])[0][0])
     assert abs(np.mean(est_co) - want_co) < 0.008
+
+
+def test_industry_correlated_residuals_make_city_clustered_se_too_small():
+    """Predicted (Adao, Kolesar and Morales 2019): productivity shocks by industry-year, shared
+    through the same base-year shares that build robot, leave TWFE unbiased but correlate the
+    scores across cities with similar industry mixes, so the city-clustered SE understates the
+    sampling SD: the ratio SD / mean SE rises well above one (it is about one without them)."""
+    def ratio(design):
+        est, ses = [], []
+        for s in range(30):
+            beta, se = _twfe(design.draw(np.random.default_rng(100 + s)))
+            est.append(beta[0])
+            ses.append(se[0])
+        return np.std(est, ddof=1) / np.mean(ses)
+
+    base, threat = ratio(BASE), ratio(BASE.with_params(industry_residual=0.2))
+    assert base < 1.3
+    assert threat > 1.8 and threat > 1.5 * base
