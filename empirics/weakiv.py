@@ -226,6 +226,7 @@ def anderson_rubin_set(
     center: float = 0.0,
     width: float = 1.0,
     grid_points: int = 2001,
+    method: str = "auto",
 ) -> dict:
     r"""Anderson-Rubin confidence set for the coefficient of one endogenous regressor.
 
@@ -239,7 +240,8 @@ def anderson_rubin_set(
 
     Returns ``{"type", "intervals", "method", "level"}``; ``type`` is one of ``"bounded"``,
     ``"union of two rays"``, ``"ray"``, ``"whole line"``, ``"empty"``, ``"unbounded"``;
-    ``intervals`` lists [low, high] pairs (None for -inf/+inf).
+    ``intervals`` lists [low, high] pairs (None for -inf/+inf). ``method="grid"`` forces the
+    grid inversion also with one instrument (a cross-check of the analytic solution).
     """
     n, L = Z.shape
     ZZ = Z.T @ Z
@@ -271,7 +273,7 @@ def anderson_rubin_set(
         return float(g @ np.linalg.solve(Vb, g))
 
     out = {"level": level, "critical_value": float(crit)}
-    if L == 1:
+    if L == 1 and method != "grid":
         a2 = pix[0] ** 2 - crit * Vxx[0, 0]
         a1 = -2 * piy[0] * pix[0] + 2 * crit * Vxy[0, 0]
         a0 = piy[0] ** 2 - crit * Vyy[0, 0]

@@ -222,3 +222,20 @@ def test_kp_homoskedastic_reduces_to_anderson_and_cragg_donald(K, L):
     np.testing.assert_allclose(lm["statistic"], n * cc, rtol=1e-9)
     np.testing.assert_allclose(wd["statistic"], n * cc / (1 - cc), rtol=1e-9)
     assert lm["df"] == L - K + 1
+
+
+def test_anderson_rubin_analytic_equals_grid_inversion():
+    from robocarbon.empirics.linalg import demean
+
+    df = _iv_panel(7, N=60)
+    codes = [pd.factorize(df["id"])[0], pd.factorize(df["t"])[0]]
+    M, _ = demean(df[["y", "x", "z1", "w"]].to_numpy(), codes)
+    part = M[:, :3] - M[:, [3]] @ np.linalg.lstsq(M[:, [3]], M[:, :3], rcond=None)[0]
+    y, x, Z = part[:, 0], part[:, 1], part[:, [2]]
+    kw = dict(vcov="cluster", clusters=[codes[0]], scale=1.0, df_resid=59, center=1.0, width=0.02,
+              grid_points=20001)
+    exact = weakiv.anderson_rubin_set(y, x, Z, **kw)
+    grid = weakiv.anderson_rubin_set(y, x, Z, method="grid", **kw)
+    assert exact["type"] == grid["type"] == "bounded"
+    step = 100 * 0.02 / 20000
+    np.testing.assert_allclose(grid["intervals"][0], exact["intervals"][0], atol=step)
