@@ -162,10 +162,18 @@ def group_codes(draw) -> np.ndarray:
 
 
 def _present_controls(draw) -> list[str]:
+    cached = getattr(draw, "_mc_controls", None)
+    if cached is not None:
+        return list(cached)
     panel = getattr(draw, "panel", None)
     arr = _arrays(draw)
     have = set(arr) | (set(panel.columns) if panel is not None else set())
-    return [c for c in CONTROLS if c in have]
+    out = [c for c in CONTROLS if c in have]
+    try:
+        object.__setattr__(draw, "_mc_controls", tuple(out))
+    except (AttributeError, TypeError):
+        pass
+    return out
 
 
 def _layout(draw):

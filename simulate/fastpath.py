@@ -129,15 +129,16 @@ def cluster_sums(scores: np.ndarray, codes: np.ndarray, G: int, layout: PanelLay
 
 
 def _chol_solve_bread(Xw: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(X'X)^-1 via a Cholesky factor of the column-scaled cross product; falls back to the pivoted
-    QR of ``qr_lstsq`` (which names a collinear column) when the factor is not well conditioned."""
-    scale = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    if np.any(scale == 0.0):
+    """(X'X)^-1 via a Cholesky factor of the column-scaled cross product (unit diagonal); falls
+    back to the pivoted QR of ``qr_lstsq`` (which names a collinear column) when the factor is
+    not well conditioned."""
+    A = Xw.T @ Xw
+    scale = np.sqrt(np.diag(A))
+    if np.any(scale <= 1e-12 * max(float(scale.max(initial=0.0)), 1e-300)):
         qr_lstsq(Xw, np.zeros(Xw.shape[0]), names)  # raises InputError naming the column
-    Xs = Xw / scale
-    A = Xs.T @ Xs
+    As = A / np.outer(scale, scale)
     try:
-        c, low = sla.cho_factor(A, lower=False, check_finite=False)
+        c, low = sla.cho_factor(As, lower=False, check_finite=False)
     except np.linalg.LinAlgError:
         qr_lstsq(Xw, np.zeros(Xw.shape[0]), names)
         raise
