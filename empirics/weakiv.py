@@ -235,8 +235,8 @@ def anderson_rubin_set(
     small-sample factor): :math:`AR(b_0)=\gamma(b_0)'V(b_0)^{-1}\gamma(b_0)/L`, compared with
     F(L, df_resid) (chi2(L)/L when ``df_resid`` is None). With one instrument the acceptance
     region is a quadratic inequality solved exactly; otherwise the statistic is inverted over a
-    grid of ``grid_points`` values on center +- 50*width (plus the analytic check of the limit
-    as b0 -> +-inf, which decides whether the set is unbounded).
+    grid of ``grid_points`` values on center +- 50*width, widened while a set that is bounded
+    (decided by the analytic limit of the statistic as b0 -> +-inf) still touches the grid edge.
 
     Returns ``{"type", "intervals", "method", "level"}``; ``type`` is one of ``"bounded"``,
     ``"union of two rays"``, ``"ray"``, ``"whole line"``, ``"empty"``, ``"unbounded"``;
@@ -299,10 +299,15 @@ def anderson_rubin_set(
             out.update(type="union of two rays", intervals=[[None, r1], [r2, None]])
         return out
     # several instruments: grid inversion
-    grid = center + np.linspace(-50.0, 50.0, grid_points) * width
-    acc = np.array([stat(b) <= crit for b in grid])
     # the limit b0 -> inf: pix' Vxx^-1 pix compared with crit
     lim_acc = float(pix @ np.linalg.solve(Vxx, pix)) <= crit
+    half = 50.0
+    for _ in range(8):  # widen the grid until a bounded set no longer touches its edges
+        grid = center + np.linspace(-half, half, grid_points) * width
+        acc = np.array([stat(b) <= crit for b in grid])
+        if lim_acc or not (acc[0] or acc[-1]):
+            break
+        half *= 4.0
     intervals = []
     j = 0
     while j < len(grid):
