@@ -170,6 +170,8 @@ PARAMS: tuple[Param, ...] = (
     P("pilot_lnM", 0.3, "float", "jump in ln M when a city's pilot zone starts"),
     P("pilot_growth", 0.0, "float", "further growth of ln M per year since adoption (dynamic, "
       "cohort-heterogeneous DID effects)", group="threat"),
+    P("pilot_pretrend", 0.0, "float", "parallel-trends violation: pilot-zone cities' ln indco "
+      "drifts by this much over the sample relative to the others", group="threat"),
     # threats
     P("confounding", 0.0, "float", "shift-share confounding: trend in ln indco over the sample "
       "per SD of the growth implied by the city-specific part of its base-year mix", group="threat"),
@@ -455,6 +457,8 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     # shift-share confounding loads on the city-specific part of the base-year mix
     own_growth = city_mix @ (shocks[:, -1] - shocks[:, PRE_YEARS])
     true_lnindco += _threats.confounding_trend(p["confounding"], own_growth, tt)
+    # parallel-trends violation for the pilot zones: adopters on their own linear trend
+    true_lnindco += p["pilot_pretrend"] * (adopt > 0)[:, None] * tt[None, :]
 
     # ---- measurement: value added, nightlights, downscaling ---------------------------
     ln_va = lnY + p["va_robot"] * robot

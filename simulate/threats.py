@@ -60,6 +60,14 @@ THREATS: dict[str, dict[str, str]] = {
         "prediction": "static TWFE DID attenuated relative to the ATT 'did' (it down-weights "
                       "long-exposed cells and uses early adopters as controls)",
     },
+    "pilot-zone pre-trends": {
+        "params": "pilot_pretrend",
+        "mechanism": "pilot-zone cities follow their own linear trend in ln indco over the "
+                     "whole sample (parallel trends fail)",
+        "prediction": "TWFE DID biased with the sign of the trend (post-adoption years are the "
+                      "later years of the adopters' trend); the robot estimate is unaffected "
+                      "because adoption is independent of robot exposure",
+    },
     "threshold structure": {
         "params": "threshold_var, threshold_quantile, threshold_gain",
         "mechanism": "kappa multiplied by (1 + gain) when the threshold variable exceeds phi",

@@ -279,3 +279,15 @@ def test_industry_correlated_residuals_make_city_clustered_se_too_small():
     base, threat = ratio(BASE), ratio(BASE.with_params(industry_residual=0.2))
     assert base < 1.3
     assert threat > 1.8 and threat > 1.5 * base
+
+
+@pytest.mark.parametrize("drift,sign", [(0.1, +1), (-0.1, -1)])
+def test_pilot_pretrends_bias_did_with_their_sign(drift, sign):
+    """Predicted: a linear drift of the adopters' ln indco (parallel trends fail) loads on the
+    DID dummy with its own sign, because D = 1 in the adopters' later years; the ATT 'did' is
+    unchanged."""
+    pairs = _paired({"pilot_pretrend": drift}, seeds=range(4))
+    d_est = [_twfe(b, first=b.arrays["D"])[0][0] - _twfe(a, first=a.arrays["D"])[0][0]
+             for a, b in pairs]
+    assert all(sign * x > 0 for x in d_est)
+    assert all(a.truth["did"] == b.truth["did"] for a, b in pairs)
