@@ -68,3 +68,10 @@ def test_list_designs(capsys):
 def test_parse_settings():
     got = cmd_simulate.parse_settings(["a=1", "b=[1, 2]", "c=east", "d=true", "e=1,0.5"])
     assert got == {"a": 1, "b": [1, 2], "c": "east", "d": True, "e": [1.0, 0.5]}
+
+
+def test_calibrate_prints_simulated_against_targets(capsys):
+    assert main(["simulate", "--set", "n_cities=262", "--calibrate", "--draws", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "| lnindco | mean |" in text and "| open | max |" in text
+    assert "clustered SE (mean)" in text and "| 0.004 |" in text
