@@ -75,11 +75,11 @@ class _Evaluator:
     def prefetch(self, cols) -> None:
         """Convert all plainly numeric (non-bool) columns in one block (fast path)."""
         cols = [c for c in dict.fromkeys(cols) if c not in self.cache]
-        num = [c for c in cols if pd.api.types.is_float_dtype(self.df[c]) or
-               (pd.api.types.is_integer_dtype(self.df[c]) and not pd.api.types.is_bool_dtype(self.df[c]))]
+        dtypes = self.df.dtypes
+        num = [c for c in cols if isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "fiu"]
         if not num:
             return
-        block = self.df[num].to_numpy(dtype=float, na_value=np.nan)
+        block = np.column_stack([self.df[c].to_numpy(dtype=float) for c in num])
         if np.isinf(block).any():
             return  # the per-column path names the column and rows
         for j, c in enumerate(num):
