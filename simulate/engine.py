@@ -17,7 +17,8 @@ keeps the old ones.
 
 Execution. ``jobs=1`` runs in this process; ``jobs=J`` on a local ``concurrent.futures`` process
 pool (``fork`` when the process has no other thread, after one warm-up draw so workers inherit
-the design's caches; else ``forkserver``; else ``spawn``; every worker function is top-level); ``scheduler=ADDRESS`` (or a
+the design's caches; else ``forkserver``; else ``spawn``; every worker function is top-level);
+``scheduler=ADDRESS`` (or a
 ``distributed.Client``) on a Dask cluster. Work goes out in chunks of replications; the
 top-level function :func:`run_chunk` is what a worker executes. BLAS runs single-threaded inside a
 chunk (replications are small problems; threaded BLAS on a busy machine slowed them 20-fold).
@@ -552,7 +553,8 @@ def diagnose(
     simulations, diagnosands : pandas.DataFrame
         ``simulations``: columns ``cell`` (grid only), the grid parameters, ``rep, estimator,
         term, estimate, std_error, statistic, p_value, conf_low, conf_high, df_resid, nobs,
-        estimand, error``, then the estimators' ``extras`` (e.g. ``first_stage_f``). ``diagnosands``: see :func:`robocarbon.simulate.diagnosands.diagnose_table`.
+        estimand, error``, then the estimators' ``extras`` (e.g. ``first_stage_f``).
+        ``diagnosands``: see :func:`robocarbon.simulate.diagnosands.diagnose_table`.
     """
     t0 = time.perf_counter()
     if isinstance(design, str):
@@ -605,7 +607,8 @@ def diagnose(
     if scheduler is not None:
         workers = 4
         with contextlib.suppress(Exception):
-            workers = max(1, sum(scheduler.nthreads().values())) if not isinstance(scheduler, str) else 4
+            if not isinstance(scheduler, str):
+                workers = max(1, sum(scheduler.nthreads().values()))
     else:
         jobs = int(jobs)
         if jobs <= 0:
@@ -635,6 +638,7 @@ def diagnose(
         else:
             _warm_up(cell_designs)
             runner = _run_pool(tasks, workers)
+
         class _Bar(tqdm):  # no monitor thread: a later fork-started pool stays safe
             monitor_interval = 0
 
