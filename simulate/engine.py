@@ -18,8 +18,7 @@ keeps the old ones.
 Execution. ``jobs=1`` runs in this process; ``jobs=J`` on a local ``concurrent.futures`` process
 pool (``fork`` when the process has no other thread, after one warm-up draw so workers inherit
 the design's caches; else ``forkserver``; else ``spawn``; every worker function is top-level);
-``scheduler=ADDRESS`` (or a
-``distributed.Client``) on a Dask cluster. Work goes out in chunks of replications; the
+``scheduler=ADDRESS`` (or a ``distributed.Client``) on a Dask cluster. Work goes out in chunks of replications; the
 top-level function :func:`run_chunk` is what a worker executes. BLAS runs single-threaded inside a
 chunk (replications are small problems; threaded BLAS on a busy machine slowed them 20-fold).
 
