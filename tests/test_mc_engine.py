@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robocarbon.empirics.errors import InputError
 from robocarbon.simulate import engine
@@ -266,3 +268,26 @@ def test_did_and_threshold_strategies_run_on_a_design():
     assert (did["estimand"] == -0.1).all() and did["estimate"].between(-0.5, 0.3).all()
     thr = sims[sims.estimator == "threshold"]
     assert thr["threshold_hat"].between(0, 1).all() and thr["estimand"].isna().all()
+
+
+def test_common_random_numbers_exact_identity():
+    """With common random numbers every cell sees the same draws; the toy outcome is linear in
+    beta, so the TWFE estimates of two cells differ by exactly the difference in beta."""
+    design = ToyDesign().with_params(cities=12, years=4)
+    sims, _ = diagnose(design, ["twfe"], 5, seed=6, grid={"beta": [0.0, 0.3]},
+                       common_random_numbers=True, progress=False)
+    a = sims[sims.beta == 0.0]["estimate"].to_numpy()
+    b = sims[sims.beta == 0.3]["estimate"].to_numpy()
+    np.testing.assert_allclose(b - a, 0.3, rtol=1e-9)
+    indep, _ = diagnose(design, ["twfe"], 5, seed=6, grid={"beta": [0.0, 0.3]}, progress=False)
+    c = indep[indep.beta == 0.3]["estimate"].to_numpy()
+    assert not np.allclose(c - a, 0.3)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(1, 13))
+def test_chunk_size_does_not_change_results(chunk):
+    design = ToyDesign().with_params(cities=8, years=3)
+    ref, _ = diagnose(design, ["twfe"], 13, seed=21, chunk_size=13, progress=False)
+    got, _ = diagnose(design, ["twfe"], 13, seed=21, chunk_size=chunk, progress=False)
+    pd.testing.assert_frame_equal(ref, got, check_exact=True)
