@@ -23,6 +23,7 @@ points at the offending token.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from .errors import InputError
@@ -235,6 +236,13 @@ def _split_top(text: str) -> list[tuple[str, int]]:
 def parse_formula(text: str) -> Formula:
     """Parse a formula string into a :class:`Formula` (raises InputError pointing at the token)."""
     if not isinstance(text, str) or not text.strip():
+        raise InputError("formula: empty formula; expected something like 'y ~ x | entity + year'")
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(text: str) -> Formula:
+    if not text.strip():
         raise InputError("formula: empty formula; expected something like 'y ~ x | entity + year'")
     toks = _tokenize(text)
     depth = 0
