@@ -69,6 +69,8 @@ def fmt(x: Any, digits: int = 3, *, sci: bool = True) -> str:
     xf = float(x)
     if not math.isfinite(xf):
         return ""
+    if xf == 0 or (not sci and abs(xf) < 0.5 * 10 ** (-digits)):
+        xf = 0.0  # no "-0.000"
     if sci and xf != 0 and abs(xf) < 10 ** (-digits):
         return f"{xf:.2e}"
     return f"{xf:.{digits}f}"
