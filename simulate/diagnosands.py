@@ -68,7 +68,8 @@ def _ratio_stats(est: np.ndarray, theta: np.ndarray, sig: np.ndarray) -> tuple[f
         return float("nan"), float("nan")
     e, t = est[ok], theta[ok]
     type_s = float(np.mean(np.sign(e) != np.sign(t)))
-    exag = float(np.mean(np.abs(e) / np.abs(t)))
+    with np.errstate(over="ignore"):  # a (near-)zero estimand exaggerates without bound
+        exag = float(np.mean(np.abs(e) / np.abs(t)))
     return type_s, exag
 
 
