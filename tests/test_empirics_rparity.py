@@ -128,3 +128,21 @@ def test_wage_panel_iv_with_absorbed_fe_matches_aer_with_dummies(reference_dir, 
     res = fit("lwage ~ hours | nr + year | union ~ married + black_exper", df, **kwargs)
     assert res.nobs == ref["values"]["nobs"]["value"]
     _check(res, ref["values"][key], ref["tolerance"])
+
+
+@pytest.mark.parametrize(
+    "key, kwargs",
+    [
+        ("plm_within_intercept_oneway", dict(vcov="unadjusted")),
+        # plm's augmented regression counts the constant in K: K = k + 1, our default (fixest:
+        # the entity FE nested in the cluster counts 1) convention
+        ("plm_within_intercept_oneway_sss_group", dict(cluster="nr")),
+    ],
+)
+def test_stata_style_constant_matches_plm_within_intercept(reference_dir, key, kwargs):
+    """The constant after absorbing the entity effects (xtreg's _cons) = plm::within_intercept."""
+    ref, df = _load(reference_dir, "wage_panel")
+    res = fit("lwage ~ expersq + union + married + hours | nr", df, **kwargs)
+    want = ref["values"][key]
+    np.testing.assert_allclose(res.diagnostics["intercept"]["estimate"], want["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(res.diagnostics["intercept"]["std_error"], want["std_error"], rtol=1e-6)

@@ -29,6 +29,13 @@ if (case == "wage_panel") {
   w <- lm(lwage ~ expersq + union + married + hours + nr + year, data = d, weights = d$hours)
   out$lm_dummies_weighted_hours_cluster_nr_hc1 <- keep(coef(w), vcovCL(w, cluster = ~nr, type = "HC1"), x)
   out$lm_dummies_r2 <- list(value = summary(m)$r.squared)
+  # the overall constant of the one-way within model, as Stata's xtreg reports it
+  p1 <- plm(lwage ~ expersq + union + married + hours, data = d, index = c("nr", "year"),
+            model = "within", effect = "individual")
+  wi <- within_intercept(p1)
+  out$plm_within_intercept_oneway <- list(estimate = as.numeric(wi), std_error = attr(wi, "se"))
+  wi2 <- within_intercept(p1, vcov = function(x) vcovHC(x, method = "arellano", type = "sss", cluster = "group"))
+  out$plm_within_intercept_oneway_sss_group <- list(estimate = as.numeric(wi2), std_error = attr(wi2, "se"))
 } else if (case == "wage_panel_iv") {
   # IV with absorbed fixed effects, as least squares with entity and year dummies
   x <- c("union", "hours")
