@@ -225,7 +225,16 @@ def _permutation(formula, d, *, by, a, b, term, kw, observed, entity, permutatio
 
     rng = np.random.default_rng(seed)
     stats_ = np.empty(permutations)
-    for i in range(permutations):
+    try:
+        import sys
+
+        from tqdm import tqdm
+
+        it = tqdm(range(permutations), desc="permutations", file=sys.stderr,
+                  disable=not sys.stderr.isatty(), leave=False)
+    except ImportError:  # pragma: no cover
+        it = range(permutations)
+    for i in it:
         g = rng.permutation(labels)[pos]
         try:
             stats_[i] = coef(g == b) - coef(g == a)
