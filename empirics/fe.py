@@ -374,6 +374,12 @@ class Transformed:
     sw: np.ndarray | None
     demean_info: linalg.DemeanInfo
     means: np.ndarray  # weighted means of [y, X, E, Z] (for the Stata-style constant)
+    spread: np.ndarray | None = None  # norms of [y, X, E, Z] around their means, before the FE
+
+
+# a column whose variation left after absorbing the fixed effects is below this fraction of its
+# variation around its mean is collinear with the fixed effects (entity- or time-constant)
+FE_COLLINEAR_RTOL = 1e-8
 
 
 def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
@@ -381,6 +387,9 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     M = np.column_stack([frame.y, frame.X, frame.endog, frame.Z])
     w = frame.weights
     means = np.average(M, axis=0, weights=w) if M.size else np.zeros(M.shape[1])
+    sw0 = np.sqrt(w) if w is not None else None
+    dev = (M - means) if sw0 is None else (M - means) * sw0[:, None]
+    spread = np.linalg.norm(dev, axis=0)
     if frame.fe_codes:
         Md, info = linalg.demean(M, frame.fe_codes, w)
         if not info.converged:
@@ -401,7 +410,35 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     if w is not None:
         sw = np.sqrt(w)
         y, X, E, Z = y * sw, X * sw[:, None], E * sw[:, None], Z * sw[:, None]
-    return Transformed(y, X, E, Z, sw, info, means)
+    return Transformed(y, X, E, Z, sw, info, means, spread)
+
+
+def absorbed_by_fe(tr: Transformed, frame: ModelFrame) -> dict[str, list[str]]:
+    """Regressors, endogenous regressors and instruments with (numerically) no variation left
+    after the fixed effects are absorbed, judged relative to each column's own spread."""
+    if not frame.fe_codes or tr.spread is None:
+        return {"X": [], "E": [], "Z": []}
+    kx, ke = frame.X.shape[1], frame.endog.shape[1]
+    sw = tr.sw
+    out = {}
+    for key, cols, off, names in (("X", tr.X, 1, frame.x_names), ("E", tr.E, 1 + kx, frame.endog_names),
+                                  ("Z", tr.Z, 1 + kx + ke, frame.z_names)):
+        bad = []
+        for j, nm in enumerate(names):
+            left = float(np.linalg.norm(cols[:, j]))
+            tot = float(tr.spread[off + j])
+            if tot == 0.0 or left <= FE_COLLINEAR_RTOL * tot:
+                bad.append(nm)
+        out[key] = bad
+    return out
+
+
+def _fe_error(names: list[str], what: str = "regressor(s)") -> InputError:
+    return InputError(
+        f"{what} " + ", ".join(repr(n) for n in names)
+        + " have no variation left after absorbing the fixed effects (constant within the fixed"
+        " effects, e.g. entity- or time-invariant); drop them or pass collinear='drop'"
+    )
 
 
 def find_collinear(X: np.ndarray, names: Sequence[str], rtol: float = 1e-10) -> list[int]:
@@ -683,7 +720,17 @@ def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec,
     X = tr.X
     if X.shape[1] == 0:
         raise InputError("the model has no regressors (and no intercept)")
+    absorbed = absorbed_by_fe(tr, frame)["X"]
+    if absorbed:
+        if collinear == "error":
+            raise _fe_error(absorbed)
+        keep0 = [j for j, nm in enumerate(names) if nm not in absorbed]
+        X = X[:, keep0]
+        names = [names[j] for j in keep0]
+        if X.shape[1] == 0:
+            raise _fe_error(absorbed)
     keep, dropped_names = _drop_collinear(X, names, collinear)
+    dropped_names = list(absorbed) + list(dropped_names)
     X = X[:, keep]
     names = [names[j] for j in keep]
     fitted = linalg.qr_lstsq(X, tr.y, names)

@@ -33,6 +33,17 @@ def feiv(formula: str, data, **kwargs) -> Result:
     return res
 
 
+def _wald(b: np.ndarray, V: np.ndarray) -> float:
+    """b' V^-1 b, infinite when V is (numerically) singular in a direction where b is not zero
+    (a perfect first stage)."""
+    w, U = np.linalg.eigh((V + V.T) / 2)
+    tol = max(float(w.max(initial=0.0)), 0.0) * 1e-12
+    proj = U.T @ b
+    if np.any((w <= tol) & (np.abs(proj) > 0)):
+        return math.inf
+    return float(np.sum(proj**2 / w))
+
+
 def _kclass(y, R, Xhat, kappa):
     """k-class estimator: beta = [R'(I - k M_Z)R]^-1 R'(I - k M_Z) y with M_Z R = R - Xhat."""
     Rk = R - kappa * (R - Xhat)
@@ -84,6 +95,11 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
             f"under-identified: {K} endogenous regressor(s) {frame.endog_names} but only {L} "
             f"excluded instrument(s) {frame.z_names}"
         )
+    absorbed = _fe.absorbed_by_fe(tr, frame)
+    if absorbed["X"] or absorbed["E"]:
+        raise _fe._fe_error(absorbed["X"] + absorbed["E"])
+    if absorbed["Z"]:
+        raise _fe._fe_error(absorbed["Z"], "instrument(s)")
     names = xnames + list(frame.endog_names)
     R = np.column_stack([Xex, E])
     Zfull = np.column_stack([Xex, Z])
@@ -139,7 +155,7 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
         idx = list(range(Xex.shape[1], Zfull.shape[1]))
         b = fs.beta[idx]
         Vz = Vf[np.ix_(idx, idx)]
-        wald = float(b @ np.linalg.solve(Vz, b))
+        wald = _wald(b, Vz)
         F = wald / L
         pr2 = 1.0 - float(np.sum((Et[:, j] - Zt @ np.linalg.lstsq(Zt, Et[:, j], rcond=None)[0]) ** 2)) / float(Et[:, j] @ Et[:, j])
         first[en] = {

@@ -116,7 +116,10 @@ def demean(
         )
         return (out[:, 0] if squeeze else out), DemeanInfo("two-way-exact", 1, True)
     out = M.copy()
-    scale = max(float(np.abs(M).max(initial=0.0)), 1.0)
+    # per-column scale: a column's convergence is judged against its own magnitude, so a column
+    # in large units (population) does not loosen the tolerance for the others
+    scale = np.abs(M).max(axis=0, initial=0.0)
+    scale = np.where(scale > 0, scale, 1.0)
     it = 0
     converged = False
     while it < maxiter:
@@ -124,7 +127,7 @@ def demean(
         prev = out.copy()
         for codes, G in zip(fe_codes, Gs):
             out -= _group_mean(out, codes, weights, G)[codes]
-        if np.abs(out - prev).max(initial=0.0) < tol * scale:
+        if np.all(np.abs(out - prev).max(axis=0, initial=0.0) < tol * scale):
             converged = True
             break
     return (out[:, 0] if squeeze else out), DemeanInfo("alternating-projections", it, converged)

@@ -193,16 +193,21 @@ def test_properties_row_order_and_scaling(seed, scale, perm_seed):
     np.testing.assert_allclose(r3.std_errors, base.std_errors * scale, rtol=1e-7, atol=1e-10)
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), c=st.floats(-5, 5), which=st.sampled_from(["city", "year"]))
-def test_property_constant_columns_are_rejected_by_name_or_dropped(seed, c, which):
-    df = panel(N=10, T=4, seed=seed)
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.floats(-5, 5), which=st.sampled_from(["city", "year"]),
+       scale=st.sampled_from([1e-6, 1.0, 1e6, 1e12]), unbalanced=st.booleans())
+def test_property_constant_columns_are_rejected_by_name_or_dropped(seed, c, which, scale, unbalanced):
+    """Entity- or time-constant columns under entity and time fixed effects, at any scale and
+    in balanced (exact transform) or unbalanced (alternating projections) panels: rejected by
+    name by default, dropped (and listed) with collinear='drop', never estimated."""
+    df = panel(N=10, T=4, seed=seed, unbalanced=unbalanced)
     rng = np.random.default_rng(seed)
     levels = df[which].unique()
-    df["z"] = pd.Series(rng.normal(size=len(levels)) + c, index=levels).loc[df[which]].to_numpy()
+    df["z"] = pd.Series((rng.normal(size=len(levels)) + c) * scale, index=levels).loc[df[which]].to_numpy()
     with pytest.raises(InputError, match="'z'"):
         fit("y ~ x1 + z | city + year", df, cluster="city")
     base = fit("y ~ x1 | city + year", df, cluster="city")
     r = fit("y ~ x1 + z | city + year", df, cluster="city", collinear="drop")
+    assert list(r.diagnostics["collinear_dropped"]) == ["z"]
     np.testing.assert_allclose(r.params, base.params, rtol=1e-7)
     np.testing.assert_allclose(r.std_errors, base.std_errors, rtol=1e-7)
