@@ -104,6 +104,11 @@ class _Printer(MathMLPresentationPrinter):
     def _print_Piecewise(self, e):
         mrow = self.dom.createElement("mrow")
         brace = self.dom.createElement("mo")
+        # a scaled brace: stretching needs a font with an OpenType MATH table, which a reader
+        # may not have, so the brace is sized by the number of cases instead
+        brace.setAttribute("stretchy", "false")
+        brace.setAttribute("form", "prefix")
+        brace.setAttribute("mathsize", f"{1.1 * len(e.args) + 0.2:.1f}em")
         brace.appendChild(self.dom.createTextNode("{"))
         mrow.appendChild(brace)
         table = self.dom.createElement("mtable")
@@ -111,8 +116,10 @@ class _Printer(MathMLPresentationPrinter):
         for expr, cond in e.args:
             tr = self.dom.createElement("mtr")
             td1 = self.dom.createElement("mtd")
+            td1.setAttribute("style", "text-align: left")
             td1.appendChild(self._print(expr))
             td2 = self.dom.createElement("mtd")
+            td2.setAttribute("style", "text-align: left")
             inner = self.dom.createElement("mrow")
             txt = self.dom.createElement("mtext")
             txt.appendChild(self.dom.createTextNode("otherwise" if cond == sympy.true else "if\u2003"))

@@ -169,3 +169,25 @@ def test_figure_svg_is_deterministic():
     mk = lambda: F.lr_plot("lr", "c", [0.1, 0.2, 0.3], [5.0, 0.0, 9.0], critical=7.35,  # noqa: E731
                            threshold=0.2)
     assert mk().svg == mk().svg
+
+
+def test_mathml_piecewise_cases_and_function_names():
+    x, I = sp.symbols("x I")
+    gL = sp.Function("gamma_L")
+    expr = sp.Eq(sp.Function("y")(x), sp.Piecewise((gL(x), I >= x), (sp.log(x), True)))
+    root = _parse(to_mathml(expr))
+    ns = f"{{{MATHML_NS}}}"
+    rows = list(root.iter(ns + "mtr"))
+    assert len(rows) == 2
+    assert "otherwise" in [el.text for el in root.iter(ns + "mtext")]
+    subs = [[c.text for c in el] for el in root.iter(ns + "msub")]
+    assert ["γ", "L"] in subs  # the function's name keeps its case and becomes a subscript
+    assert "ln" in [el.text for el in root.iter(ns + "mi")]
+
+
+def test_mathml_tuple_is_one_line_of_equations():
+    a, b = sp.symbols("a b")
+    root = _parse(to_mathml(sp.Tuple(sp.Eq(a, 1), sp.Eq(b, 2))))
+    ns = f"{{{MATHML_NS}}}"
+    assert [el.text for el in root.iter(ns + "mo")].count("=") == 2
+    assert "(" not in [el.text for el in root.iter(ns + "mo")]
