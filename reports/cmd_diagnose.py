@@ -237,8 +237,13 @@ def run(args) -> int:
                                               title=f"{args.design}: power by true effect")
             write_text_atomic(out / "mde.csv", mde.to_csv(index=False))
             outputs.append(out / "mde.csv")
+        import json
+
+        engine_manifest = json.loads((out / "manifest.json").read_text())
+        carried = {k: engine_manifest.get(k) for k in
+                   ("config_hash", "replications_run", "replications_resumed")}
         write_manifest(
-            out, seed=args.seed,
+            out, seed=args.seed, **carried,
             config={"design": args.design, "params": dict(design.params), "grid": grid,
                     "estimators": names, "sims": args.sims, "alpha": args.alpha,
                     "jobs": args.jobs, "scheduler": args.scheduler},

@@ -33,11 +33,14 @@ def test_diagnose_grid_json_contract_and_outputs(tmp_path, capsys):
         assert (out / name).exists(), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["config"]["grid"] == {"beta": [0, -0.5]}
+    assert manifest["replications_run"] == 12 and manifest["config_hash"]
     assert "minimum detectable effect" in capsys.readouterr().out
     # rerunning the same command resumes: nothing recomputed, identical JSON
     first = js.read_text()
     assert main(argv) == 0
     assert js.read_text() == first
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replications_run"] == 0 and manifest["replications_resumed"] == 12
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["hash"]
 
