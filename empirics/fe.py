@@ -453,11 +453,12 @@ def absorbed_by_fe(tr: Transformed, frame: ModelFrame) -> dict[str, list[str]]:
     return out
 
 
-def _fe_error(names: list[str], what: str = "regressor(s)") -> InputError:
+def _fe_error(names: list[str], what: str = "regressor(s)", hint: bool = True) -> InputError:
     return InputError(
         f"{what} " + ", ".join(repr(n) for n in names)
         + " have no variation left after absorbing the fixed effects (constant within the fixed"
-        " effects, e.g. entity- or time-invariant); drop them or pass collinear='drop'"
+        " effects, e.g. entity- or time-invariant); drop them"
+        + (" or pass collinear='drop'" if hint else "")
     )
 
 

@@ -97,9 +97,9 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
         )
     absorbed = _fe.absorbed_by_fe(tr, frame)
     if absorbed["X"] or absorbed["E"]:
-        raise _fe._fe_error(absorbed["X"] + absorbed["E"])
+        raise _fe._fe_error(absorbed["X"] + absorbed["E"], hint=False)
     if absorbed["Z"]:
-        raise _fe._fe_error(absorbed["Z"], "instrument(s)")
+        raise _fe._fe_error(absorbed["Z"], "instrument(s)", hint=False)
     names = xnames + list(frame.endog_names)
     R = np.column_stack([Xex, E])
     Zfull = np.column_stack([Xex, Z])

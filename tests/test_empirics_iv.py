@@ -239,3 +239,10 @@ def test_anderson_rubin_analytic_equals_grid_inversion():
     assert exact["type"] == grid["type"] == "bounded"
     step = 100 * 0.02 / 20000
     np.testing.assert_allclose(grid["intervals"][0], exact["intervals"][0], atol=step)
+
+
+def test_iv_instrument_constant_within_entity_is_named():
+    df = _iv_panel(8)
+    df["zc"] = df["id"] * 3.0 + 1e6
+    with pytest.raises(InputError, match="instrument.*'zc'.*no variation left"):
+        fit("y ~ w | id + t | x ~ zc", df, cluster="id")
