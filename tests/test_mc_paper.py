@@ -3,8 +3,8 @@
 With no threat switched on, the TWFE (eq 18) 95% interval covers the design's estimand at the
 nominal rate and the estimator is unbiased, at 2,000 replications. Marked slow: the paper
 design's draw (25-50 ms for 262 cities x 13 years on this shared machine, plus a one-off warm-up of
-the theory module's lambdified functions of 9-25 s) dominates, not the fast-path fit (about 1 ms):
-the test takes 1-3 minutes on 2 cores, over the 60 s budget of a slow test.
+the theory module's lambdified functions of 4-25 s) dominates, not the fast-path fit (about 1 ms):
+the test takes 37 s on 2 quiet cores, up to 3 minutes when the machine is busy.
 """
 
 from __future__ import annotations
