@@ -334,7 +334,10 @@ def section_table1(d: Mapping[str, Any], ctx: Context) -> Section:
             for stat in ("mean", "sd", "max", "min"):
                 rows.append({"quantity": f"{r['variable']} {stat}", "published": pub[r["variable"]][stat],
                              "ours": r[stat]})
-    s.table(T.beside_table("table1_beside", "Table 1: the paper beside ours", rows))
+    s.table(T.beside_wide_table("table1_beside", "Table 1: the paper beside ours",
+                                [{"item": q["quantity"].rsplit(" ", 1)[0], "stat": q["quantity"].rsplit(" ", 1)[1],
+                                  "published": q["published"], "ours": q["ours"]} for q in rows],
+                                stats=("mean", "sd", "min", "max")))
     s.values["table1"] = {r["variable"]: r for r in d["rows"]}
     s.values["beside"] = rows
     return s

@@ -293,3 +293,32 @@ def beside_table(name: str, title: str, rows: Sequence[Mapping[str, Any]], *, di
         "Paper: the number printed in Huang and Jiang; Ours: computed in this run; "
         "Difference = ours - paper."
     ])
+
+
+def beside_wide_table(name: str, title: str, rows: Sequence[Mapping[str, Any]], *, stats: Sequence[str],
+                      digits: int = 3, notes: Sequence[str] = ()) -> Table:
+    """The "paper beside ours" table with one row per item and, per statistic, the paper's
+    number, ours and the difference side by side. ``rows`` are dicts with ``item``, ``stat``,
+    ``published`` and ``ours``; the CSV keeps the long form with the difference."""
+    long = beside_table(name, title, [{"quantity": f"{r['item']} {r['stat']}", **r} for r in rows],
+                        digits=digits).data
+    long.insert(0, "stat", [r["stat"] for r in rows])
+    long.insert(0, "item", [r["item"] for r in rows])
+    items = list(dict.fromkeys(r["item"] for r in rows))
+    cols = [""]
+    for st in stats:
+        cols += [f"{st}: paper", f"{st}: ours", f"{st}: diff"]
+    disp = []
+    for it in items:
+        line = [it]
+        for st in stats:
+            hit = long[(long["item"] == it) & (long["stat"] == st)]
+            if hit.empty:
+                line += ["", "", ""]
+            else:
+                r = hit.iloc[0]
+                line += [fmt(r["published"], digits), fmt(r["ours"], digits), fmt(r["difference"], digits)]
+        disp.append(line)
+    return Table(name, title, pd.DataFrame(disp, columns=cols), long.drop(columns=["quantity"]),
+                 list(notes) + ["paper: printed in Huang and Jiang; ours: computed in this run; "
+                                "diff = ours - paper."])

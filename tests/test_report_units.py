@@ -191,3 +191,17 @@ def test_mathml_tuple_is_one_line_of_equations():
     ns = f"{{{MATHML_NS}}}"
     assert [el.text for el in root.iter(ns + "mo")].count("=") == 2
     assert "(" not in [el.text for el in root.iter(ns + "mo")]
+
+
+def test_beside_wide_table_pivots_and_keeps_the_long_csv():
+    rows = [{"item": "robot", "stat": "mean", "published": 3.278, "ours": 3.0},
+            {"item": "robot", "stat": "sd", "published": 4.004, "ours": 4.5},
+            {"item": "edu", "stat": "mean", "published": 0.016, "ours": 0.02}]
+    tab = T.beside_wide_table("w", "W", rows, stats=("mean", "sd"))
+    assert list(tab.display.columns) == ["", "mean: paper", "mean: ours", "mean: diff", "sd: paper", "sd: ours",
+                                         "sd: diff"]
+    assert list(tab.display.iloc[0]) == ["robot", "3.278", "3.000", "-0.278", "4.004", "4.500", "0.496"]
+    assert list(tab.display.iloc[1, 4:]) == ["", "", ""]
+    back = pd.read_csv(io.StringIO(tab.to_csv()))
+    assert list(back.columns) == ["item", "stat", "published", "ours", "difference"]
+    assert back["difference"].iloc[1] == pytest.approx(4.5 - 4.004, abs=1e-12)
