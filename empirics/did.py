@@ -27,7 +27,8 @@ def _fe_regression(panel: DidPanel, R: np.ndarray, names: Sequence[str]) -> dict
     clustered (CR1) covariance.
 
     Small-sample factor: (G/(G-1)) (n-1)/(n-K) with K = regressors + time effects (T - 1) + the
-    entity effects unless they are nested in the clusters (the fixest/reghdfe convention).
+    entity effects, which count as one parameter when they are nested in the clusters (the
+    fixest/reghdfe convention, the same count as :func:`robocarbon.empirics.fe.fit`).
     """
     names = list(names) + list(panel.controls)
     Z = np.column_stack([R, panel.X]) if panel.X.shape[1] else np.asarray(R, dtype=float)
@@ -39,7 +40,7 @@ def _fe_regression(panel: DidPanel, R: np.ndarray, names: Sequence[str]) -> dict
     fit = qr_lstsq(Zt, yt, names)
     n, k = Zt.shape
     nested = _nested(panel.entity_codes, panel.cluster_codes)
-    K = k + (panel.n_times - 1) + (0 if nested else panel.n_entities)
+    K = k + (panel.n_times - 1) + (1 if nested else panel.n_entities)
     cov, df = sandwich(Zt, fit.resid, fit.bread, kind="cluster", clusters=[panel.cluster_codes], n=n, k=K)
     tss_w = float(np.sum(yt**2))
     rss = float(np.sum(fit.resid**2))

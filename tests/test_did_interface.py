@@ -47,10 +47,11 @@ def test_twfe_matches_linearmodels_paneols(unbalanced):
         lm = PanelOLS(p.y, p[["D", "x"]], entity_effects=True, time_effects=True).fit(
             cov_type="clustered", cluster_entity=True, debiased=False, group_debias=False)
     assert np.allclose(res.params, lm.params.to_numpy(), atol=1e-10)
-    # ours: CR1 with G/(G-1) (n-1)/(n-K), K = 2 + (T-1) (entity effects nested in the clusters);
+    # ours: CR1 with G/(G-1) (n-1)/(n-K), K = 2 + (T-1) + 1 (entity effects nested in the
+    # clusters count one, as in fixest/reghdfe);
     # linearmodels (no debiasing): n/(n - absorbed) with absorbed = N + T - 1
     n, N, T, G = len(df), df.id.nunique(), df.t.nunique(), df.id.nunique()
-    K = 2 + T - 1
+    K = 2 + T
     ours_raw = np.diag(res.cov) / (G / (G - 1) * (n - 1) / (n - K))
     lm_raw = np.diag(lm.cov.to_numpy()) / (n / (n - (N + T - 1)))
     assert np.allclose(ours_raw, lm_raw, rtol=1e-7)

@@ -140,9 +140,9 @@ def test_mpdta_twfe_and_event_study_against_frozen_r(mpdta):
         return se * np.sqrt((n - k_ours) / (n - k_r))
 
     assert tw.params[0] == pytest.approx(ref["twfe"]["D"]["estimate"], abs=1e-9)
-    assert to_r(tw.std_errors["D"], 1 + T - 1, ref["n_coef_lm_twfe"]) == pytest.approx(
+    assert to_r(tw.std_errors["D"], 1 + T, ref["n_coef_lm_twfe"]) == pytest.approx(
         ref["twfe"]["D"]["se"], rel=1e-7)
-    k_es = len(es.terms) + T - 1
+    k_es = len(es.terms) + T
     for e, row in ref["event"].items():
         term = f"e{int(e):+d}"
         assert es.coefficients[term] == pytest.approx(row["estimate"], abs=1e-9)

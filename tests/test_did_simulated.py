@@ -291,7 +291,7 @@ def test_sun_abraham_estimated_weights_variance_equals_cs_influence_function():
     sa_fix = sun_abraham(df, **KW)
     cs = callaway_santanna(df, bootstrap=False, **KW)
     n, G = len(df), df["id"].nunique()
-    K = len(sa_est.diagnostics["cohort_effects"]) + T - 1
+    K = len(sa_est.diagnostics["cohort_effects"]) + T  # nested entity FE count one
     adj = np.sqrt(G / (G - 1) * (n - 1) / (n - K))
     post = [t for t in sa_est.terms if t.startswith("e+")]
     assert np.allclose(sa_est.std_errors[post] / adj, cs.std_errors[post], rtol=1e-9)
