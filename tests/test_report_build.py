@@ -72,7 +72,7 @@ def _numeric_leaves(obj, path=()):
 # the sample extremes of Table 1 (the simulator bounds some variables, e.g. urban share <= 0.998)
 _STABLE = ("truth", "seconds", "cpu_seconds", "published", "nobs", "sims", "failures", "coverage", "power", "type_s",
            "stars", "same_sign", "stars_agree", "estimand", "n_negative", "quantities", "compared",
-           "exaggeration", "df", "thr_", "max", "min", "permutation")
+           "exaggeration", "df", "thr_", "max", "min", "permutation", "paper")
 
 
 def test_a_different_seed_changes_every_computed_number_but_not_the_published_ones():
@@ -99,6 +99,10 @@ def test_a_different_seed_changes_every_computed_number_but_not_the_published_on
         assert pa == pb
         n_pub += len(pa)
     assert n_pub > 80
+    va = next(s for s in ra["sections"] if s["id"] == "verdicts")["values"]["headline"]
+    vb = by_id_b["verdicts"]["values"]["headline"]
+    assert [r["paper"] for r in va] == [r["paper"] for r in vb]
+    assert all(x["ours"] != y["ours"] for x, y in zip(va, vb))
     t2 = next(s for s in ra["sections"] if s["id"] == "table2")["values"]["beside"]
     assert [r["published"] for r in t2 if r["quantity"].endswith("coefficient")] == [r["coef"] for r in pub["table2"]]
     ours = [r["ours"] for r in t2 if r["quantity"].endswith("coefficient")]
