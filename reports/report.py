@@ -337,7 +337,7 @@ def section_table1(d: Mapping[str, Any], ctx: Context) -> Section:
     s.table(T.beside_wide_table("table1_beside", "Table 1: the paper beside ours",
                                 [{"item": q["quantity"].rsplit(" ", 1)[0], "stat": q["quantity"].rsplit(" ", 1)[1],
                                   "published": q["published"], "ours": q["ours"]} for q in rows],
-                                stats=("mean", "sd", "min", "max")))
+                                stats=("mean", "sd", "max", "min")))
     s.values["table1"] = {r["variable"]: r for r in d["rows"]}
     s.values["beside"] = rows
     return s
