@@ -1261,9 +1261,18 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
     else:
         data = f"Threshold models {unavailable}."
     rthr = _mc_row(ctx, "threshold structure (human capital)", "twfe")
+    thr_rows = [r for r in (mc.values.get("rows", []) if mc is not None else [])
+                if r["scenario"] == "threshold structure (human capital)" and r["estimator"] == "threshold"]
+    r2s = [r["r2"] for r in ctx.published["table3"] if r["model"] == "threshold"]
     design = ("" if rthr is None else
               f"With a true threshold in human capital the pooled TWFE estimate has bias {num(rthr['bias'], 4)} relative to "
-              "the average effect; ") + "the paper's R² of about 0.43 in these columns is a within R², not comparable with Table 2."
+              "the average effect; ")
+    if thr_rows:
+        design += ("the threshold model's regime slopes have bias " + " and ".join(num(r["bias"], 4) for r in thr_rows)
+                   + " and power " + " and ".join(num(r["power"], 2) for r in thr_rows)
+                   + f" ({int(thr_rows[0]['sims'])} replications); ")
+    design += (f"the paper's R² of {num(min(r2s), 3)}-{num(max(r2s), 3)} in these columns is a within R², not "
+               "comparable with Table 2's.")
     block("Thresholds in internet, human capital and sci-tech spending",
           "The model has a single robot elasticity; a threshold enters only if beta(I-N+1) varies with the "
           "threshold variable (claim robots_versus_tasks: it grows with automated tasks I).", data, design)
