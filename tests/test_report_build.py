@@ -171,3 +171,16 @@ def test_bad_data_exits_2_and_writes_nothing(tmp_path, capsys, breakage):
     assert err.startswith("error: ")
     assert not out.exists()
     assert not [q for q in tmp_path.iterdir() if q.name.startswith(".build")]
+
+
+def test_readme_map_names_files_the_report_writes():
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Paper tables and figures", 1)[1]
+    names = set(re.findall(r"`((?:tables|figures)/[A-Za-z0-9_]+)`", section))
+    assert len(names) > 15
+    out, _ = built_report()
+    ext = {"tables": (".tex", ".csv"), "figures": (".png", ".svg")}
+    missing = [f"{n}{e}" for n in sorted(names) for e in ext[n.split("/")[0]] if not (out / f"{n}{e}").is_file()]
+    assert not missing, f"README names outputs the report does not write: {missing}"
