@@ -45,33 +45,76 @@ def drop_singletons(fe_codes: Sequence[np.ndarray]) -> np.ndarray:
     return keep
 
 
+class _Grouping:
+    """Sorted layout of one grouping (computed once, reused for every column and iteration)."""
+
+    __slots__ = ("G", "order", "starts", "present", "cnt", "wo")
+
+    def __init__(self, codes: np.ndarray, w: np.ndarray | None, G: int):
+        self.G = G
+        self.order = order = np.argsort(codes, kind="stable")
+        sc = codes[order]
+        self.starts = starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+        self.present = sc[starts]
+        if w is None:
+            self.wo = None
+            self.cnt = np.diff(np.r_[starts, sc.shape[0]]).astype(float)
+        else:
+            self.wo = w[order]
+            self.cnt = np.add.reduceat(self.wo, starts)
+
+    def means(self, M: np.ndarray) -> np.ndarray:
+        if self.wo is None:
+            sums = np.add.reduceat(M[self.order], self.starts, axis=0)
+        else:
+            sums = np.add.reduceat(M[self.order] * self.wo[:, None], self.starts, axis=0)
+        means = np.zeros((self.G, M.shape[1]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[self.present] = sums / self.cnt[:, None]
+        means[~np.isfinite(means)] = 0.0
+        return means
+
+
 def _group_mean(M: np.ndarray, codes: np.ndarray, w: np.ndarray | None, G: int) -> np.ndarray:
     """(Weighted) means of the columns of M by group: one sorted pass for all columns."""
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    present = sc[starts]
-    if w is None:
-        sums = np.add.reduceat(M[order], starts, axis=0)
-        cnt = np.diff(np.r_[starts, sc.shape[0]]).astype(float)
+    return _Grouping(codes, w, G).means(M)
+
+
+def _balanced_cells(codes_a: np.ndarray, codes_b: np.ndarray) -> np.ndarray | None:
+    """Cell index a * Gb + b when every (a, b) cell occurs exactly once, else None."""
+    Ga, Gb = int(codes_a.max()) + 1, int(codes_b.max()) + 1
+    if codes_a.shape[0] != Ga * Gb:
+        return None
+    cell = codes_a.astype(np.int64) * Gb + codes_b
+    if not np.all(np.bincount(cell, minlength=Ga * Gb) == 1):
+        return None
+    return cell
+
+
+def _demean_grid(M: np.ndarray, cell: np.ndarray, Ga: int, Gb: int) -> np.ndarray:
+    """Exact two-way within transform of a balanced grid: x - mean_a - mean_b + mean.
+
+    The rows are laid out as an (a, b) array (a scatter of the cell index, no sort; nothing to
+    do when the panel is already sorted by a then b), the means are taken along each axis, and
+    the result is put back in the input order.
+    """
+    n, k = M.shape
+    in_order = bool(cell[0] == 0 and np.all(np.diff(cell) == 1))
+    if in_order:
+        Ms = np.ascontiguousarray(M).reshape(Ga, Gb, k)
     else:
-        wo = w[order]
-        sums = np.add.reduceat(M[order] * wo[:, None], starts, axis=0)
-        cnt = np.add.reduceat(wo, starts)
-    means = np.zeros((G, M.shape[1]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means[present] = sums / cnt[:, None]
-    means[~np.isfinite(means)] = 0.0
-    return means
+        pos = np.empty(n, dtype=np.int64)
+        pos[cell] = np.arange(n)
+        Ms = np.take(M, pos, axis=0).reshape(Ga, Gb, k)
+    D = Ms - (np.einsum("abk->ak", Ms) / Gb)[:, None, :]  # minus the a-means
+    D -= D.mean(axis=0)  # the a-demeaned columns' b-means are mean_b - mean
+    D = D.reshape(n, k)
+    return D if in_order else np.take(D, cell, axis=0)
 
 
 def is_balanced_two_way(codes_a: np.ndarray, codes_b: np.ndarray) -> bool:
     """True when every (a, b) cell occurs exactly once: the exact two-way within transform applies."""
-    Ga, Gb = int(codes_a.max()) + 1, int(codes_b.max()) + 1
-    if codes_a.shape[0] != Ga * Gb:
-        return False
-    cell = codes_a.astype(np.int64) * Gb + codes_b
-    return bool(np.all(np.bincount(cell, minlength=Ga * Gb) == 1))
+    return _balanced_cells(codes_a, codes_b) is not None
 
 
 @dataclass(frozen=True)
@@ -106,31 +149,48 @@ def demean(
     if len(fe_codes) == 1:
         out = M - _group_mean(M, fe_codes[0], weights, Gs[0])[fe_codes[0]]
         return (out[:, 0] if squeeze else out), DemeanInfo("one-way", 1, True)
-    if len(fe_codes) == 2 and weights is None and is_balanced_two_way(*fe_codes):
-        a, b = fe_codes
-        out = (
-            M
-            - _group_mean(M, a, None, Gs[0])[a]
-            - _group_mean(M, b, None, Gs[1])[b]
-            + M.mean(axis=0)
-        )
-        return (out[:, 0] if squeeze else out), DemeanInfo("two-way-exact", 1, True)
+    if len(fe_codes) == 2 and weights is None:
+        cell = _balanced_cells(*fe_codes)
+        if cell is not None and not np.isfinite(M).all():
+            # non-finite entries: the group-mean formula (empty or non-finite means set to 0)
+            a, b = fe_codes
+            out = (
+                M
+                - _group_mean(M, a, None, Gs[0])[a]
+                - _group_mean(M, b, None, Gs[1])[b]
+                + M.mean(axis=0)
+            )
+            return (out[:, 0] if squeeze else out), DemeanInfo("two-way-exact", 1, True)
+        if cell is not None:
+            out = _demean_grid(M, cell, Gs[0], Gs[1])
+            return (out[:, 0] if squeeze else out), DemeanInfo("two-way-exact", 1, True)
     out = M.copy()
     # per-column scale: a column's convergence is judged against its own magnitude, so a column
     # in large units (population) does not loosen the tolerance for the others
     scale = np.abs(M).max(axis=0, initial=0.0)
     scale = np.where(scale > 0, scale, 1.0)
+    groupings = [_Grouping(codes, weights, G) for codes, G in zip(fe_codes, Gs)]
     it = 0
     converged = False
     while it < maxiter:
         it += 1
         prev = out.copy()
-        for codes, G in zip(fe_codes, Gs):
-            out -= _group_mean(out, codes, weights, G)[codes]
+        for codes, grouping in zip(fe_codes, groupings):
+            out -= grouping.means(out)[codes]
         if np.all(np.abs(out - prev).max(axis=0, initial=0.0) < tol * scale):
             converged = True
             break
     return (out[:, 0] if squeeze else out), DemeanInfo("alternating-projections", it, converged)
+
+
+_LAPACK_QR = None
+
+
+def _lapack_qr():
+    global _LAPACK_QR
+    if _LAPACK_QR is None:
+        _LAPACK_QR = sla.get_lapack_funcs(("geqp3", "ormqr"), (np.zeros((1, 1)),))
+    return _LAPACK_QR
 
 
 @dataclass(frozen=True)
@@ -167,14 +227,24 @@ def qr_lstsq(
         Xw, yw = X * sw[:, None], y * sw
     else:
         Xw, yw = X, y
-    colnorm = np.linalg.norm(Xw, axis=0)
+    colnorm = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
     zero = [names[j] for j in range(k) if colnorm[j] == 0.0 or colnorm[j] < 1e-12 * max(colnorm.max(), 1.0)]
     if zero:
         raise InputError(
             "regressor(s) " + ", ".join(repr(z) for z in zero)
             + " have no variation left after absorbing the fixed effects (collinear with them)"
         )
-    Q, R, piv = sla.qr(Xw / colnorm, mode="economic", pivoting=True)
+    # pivoted Householder QR of the unit-norm columns straight from LAPACK (the routine scipy's
+    # qr(pivoting=True) calls), without forming Q: Q'y is applied from the reflectors (ormqr)
+    Xs = np.asfortranarray(Xw / colnorm)  # no copy when X is column-major already
+    if not np.isfinite(Xs).all():
+        raise ValueError("array must not contain infs or NaNs")  # as scipy.linalg.qr did
+    geqp3, ormqr = _lapack_qr()
+    qr, jpvt, tau, _, info = geqp3(Xs, lwork=2 * k + (k + 1) * 64, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument errors only
+        raise np.linalg.LinAlgError(f"geqp3 failed (info={info})")
+    piv = jpvt - 1
+    R = np.triu(qr[:k, :k])
     d = np.abs(np.diag(R))
     rank = int(np.sum(d > rtol * d[0]))
     if rank < k:
@@ -185,11 +255,16 @@ def qr_lstsq(
             "regressor(s) " + ", ".join(repr(b) for b in bad)
             + " are collinear with the other regressors (and fixed effects); drop them"
         )
+    c = np.empty((n, 1), order="F")
+    c[:, 0] = yw
+    qty, _, info = ormqr("L", "T", qr, tau, c, 64 + 4160, overwrite_c=1)
+    if info != 0:  # pragma: no cover
+        raise np.linalg.LinAlgError(f"ormqr failed (info={info})")
     # undo the column scaling and pivoting
     # back substitution (np.linalg.solve on a triangular matrix does no row exchanges); much
     # cheaper per call than scipy's solve_triangular for the small k of regressions
     Rinv = np.linalg.solve(R, np.eye(k))
-    coef_p = Rinv @ (Q.T @ yw)
+    coef_p = Rinv @ qty[:k, 0]
     beta = np.empty(k)
     beta[piv] = coef_p / colnorm[piv]
     bread_p = Rinv @ Rinv.T
