@@ -14,7 +14,6 @@ are assembled from the values the other sections computed.
 
 from __future__ import annotations
 
-import contextlib
 import html as _html
 import math
 import os
@@ -35,7 +34,6 @@ import pandas as pd
 
 from robocarbon.empirics.provenance import (
     provenance,
-    to_json,
     write_json_atomic,
     write_manifest,
     write_text_atomic,
@@ -1413,10 +1411,6 @@ def register(spec: Spec, *, before: str | None = None) -> None:
 
 
 # ============================================================================ rendering
-def _md_escape_cell(s: str) -> str:
-    return s
-
-
 def block_html(b: Block) -> str:
     if b.kind == "p":
         return f"<p>{_html.escape(b.content)}</p>"
