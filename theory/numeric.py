@@ -13,6 +13,12 @@ factor supplies; anything else raises ``ValueError``.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -42,8 +48,9 @@ def _paper_expr(ex):
     return to_paper(ex)
 
 
-@functools.lru_cache(maxsize=None)
-def _fn(name: str):
+def _table() -> dict:
+    """{name: (argument symbols, raw expression)} of every numeric function (the slow part: it
+    runs the derivation)."""
     d = derivation(PAPER)
     reg = energy_regimes(PAPER)
     aut = automation_margin(PAPER)
@@ -70,11 +77,72 @@ def _fn(name: str):
         table[f"share_{key}"] = (_PAR, share)
     for sym, key in ((P.R, "R"), (P.W, "W"), (P.P_m, "P_m"), (P.P_e, "P_e")):
         table[f"price_{key}"] = ((P.Y,) + q + _PAR, d["factor_prices"][sym])
-    args, ex = table[name]
-    ex = _paper_expr(ex)
-    extra = ex.free_symbols - set(args)
-    if extra:  # pragma: no cover - guards against an expression the table did not foresee
-        raise RuntimeError(f"{name}: unexpected free symbols {extra}")
+    return table
+
+
+def _cache_file() -> Path | None:
+    """Where the derived expressions are cached between processes, or None (cache disabled).
+
+    ``ROBOCARBON_THEORY_CACHE``: a directory, or ``off``/``0`` to disable; default
+    ``$XDG_CACHE_HOME/robocarbon`` (``~/.cache/robocarbon``). The file name carries the SHA-256
+    of the theory package's source, the sympy and the Python version, so any change to the
+    theory (or to sympy) derives afresh.
+    """
+    env = os.environ.get("ROBOCARBON_THEORY_CACHE", "")
+    if env.strip().lower() in ("off", "0", "no", "false", "none"):
+        return None
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME")
+                                      or Path.home() / ".cache") / "robocarbon"
+    h = hashlib.sha256()
+    h.update(f"{sp.__version__}|{sys.version_info[:2]}".encode())
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return base / f"theory-numeric-{h.hexdigest()[:24]}.pickle"
+
+
+@functools.lru_cache(maxsize=1)
+def _expressions() -> dict:
+    """{name: (argument symbols, expression in the paper's symbols)}: derived from the sympy
+    objects of :mod:`robocarbon.theory.derive` and :mod:`robocarbon.theory.claims` (seconds),
+    or read back from the pickle a previous process wrote of exactly those objects (keyed by
+    the theory's source; see :func:`_cache_file`)."""
+    path = None
+    try:
+        path = _cache_file()
+        if path is not None and path.is_file():
+            with open(path, "rb") as fh:
+                out = pickle.load(fh)
+            if isinstance(out, dict) and out:
+                return out
+    except Exception:  # an unreadable or stale cache: derive afresh
+        pass
+    out = {}
+    for name, (args, ex) in _table().items():
+        ex = _paper_expr(ex)
+        extra = ex.free_symbols - set(args)
+        if extra:  # pragma: no cover - guards against an expression the table did not foresee
+            raise RuntimeError(f"{name}: unexpected free symbols {extra}")
+        out[name] = (tuple(args), ex)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except Exception:  # read-only home, unpicklable object: run without the cache
+            pass
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _fn(name: str):
+    args, ex = _expressions()[name]
     return sp.lambdify(args, ex, "numpy"), ex
 
 
