@@ -205,3 +205,29 @@ def test_beside_wide_table_pivots_and_keeps_the_long_csv():
     back = pd.read_csv(io.StringIO(tab.to_csv()))
     assert list(back.columns) == ["item", "stat", "published", "ours", "difference"]
     assert back["difference"].iloc[1] == pytest.approx(4.5 - 4.004, abs=1e-12)
+
+
+def test_unavailable_and_failing_sections_are_stated_not_hidden(monkeypatch):
+    from robocarbon.reports import report as R
+
+    def boom(ctx):
+        raise ZeroDivisionError("estimator blew up")
+
+    def absent(ctx):
+        ctx.require("adopt_year", why="pilot zones")
+
+    specs = [R.Spec("a", "A", absent, lambda d, c: R.Section("a", "A")),
+             R.Spec("b", "B", boom, lambda d, c: R.Section("b", "B"))]
+    monkeypatch.setattr(R, "SECTIONS", specs)
+    ctx = R.Context(panel=pd.DataFrame({"city": [1], "year": [2000]}), source="user", seed=1, sims=1)
+    secs = R.compute_sections(ctx, progress=False)
+    assert [(s.status, s.reason) for s in secs] == [
+        ("skipped", "the panel has no column adopt_year (pilot zones)"),
+        ("failed", "ZeroDivisionError: estimator blew up"),
+    ]
+    html = R.render_html(secs, {"title": "t", "paper": "p", "source": "user", "data_path": "x.csv", "seed": 1,
+                                "sims": 1, "created": "now", "git_commit": None})
+    assert "Not computed:</strong> the panel has no column adopt_year" in html
+    assert "Failed:</strong> ZeroDivisionError: estimator blew up" in html
+    with pytest.raises(ZeroDivisionError):
+        R.compute_sections(ctx, progress=False, strict=True)
