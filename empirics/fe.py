@@ -66,6 +66,18 @@ def column_array(df: pd.DataFrame, col: str) -> np.ndarray:
     return df[col].to_numpy()
 
 
+def _raw_column(df: pd.DataFrame, col: str):
+    """The backing array of one column (numpy or pandas extension array), or None when ``col``
+    names several columns or this pandas lacks the accessor."""
+    try:
+        loc = df.columns.get_loc(col)
+        if isinstance(loc, int):
+            return df._get_column_array(loc)
+    except (AttributeError, KeyError, TypeError):  # pragma: no cover - other pandas versions
+        pass
+    return None
+
+
 def _as_cluster_list(cluster) -> list[str]:
     if cluster is None:
         return []
@@ -82,20 +94,39 @@ class _Evaluator:
         self.file = file
         self.on_gap = on_gap
         self.cache: dict[str, np.ndarray] = {}
+        self.finite_ids: set[int] = set()  # ids of cached arrays known to be all finite
         self.panel_checked = False
 
     def prefetch(self, cols) -> None:
         """Convert all plainly numeric (non-bool) columns in one block (fast path)."""
         cols = [c for c in dict.fromkeys(cols) if c not in self.cache]
-        dtypes = self.df.dtypes
-        num = [c for c in cols if isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "fiu"]
+        num, arrs = [], []
+        dtypes = None
+        for c in cols:
+            a = _raw_column(self.df, c)
+            if a is None:  # a duplicated name, or a pandas without the private accessor
+                if dtypes is None:
+                    dtypes = self.df.dtypes
+                dt = dtypes[c]
+                if isinstance(dt, np.dtype) and dt.kind in "fiu":
+                    num.append(c)
+                    arrs.append(column_array(self.df, c))
+            elif isinstance(a, np.ndarray) and a.dtype.kind in "fiu":
+                num.append(c)
+                arrs.append(a)
         if not num:
             return
-        block = np.column_stack([column_array(self.df, c).astype(float, copy=False) for c in num])
-        if np.isinf(block).any():
+        # column-major: every column a contiguous float64 array
+        block = np.empty((len(self.df), len(num)), order="F")
+        for j, a in enumerate(arrs):
+            block[:, j] = a
+        finite = np.isfinite(block).all(axis=0)
+        if not finite.all() and np.isinf(block).any():
             return  # the per-column path names the column and rows
         for j, c in enumerate(num):
-            self.cache[c] = block[:, j]
+            self.cache[c] = col = block[:, j]
+            if finite[j]:
+                self.finite_ids.add(id(col))
 
     def numeric(self, col: str) -> np.ndarray:
         if col not in self.cache:
@@ -194,7 +225,10 @@ def build_frame(
     wcol = weights if isinstance(weights, str) else None
     needed = f.variables() + list(extra_fe) + clusters + ([wcol] if wcol else [])
     needed += [c for c in (entity, time) if c is not None]
-    _data.check_columns(df, list(dict.fromkeys(needed)), file=file)
+    needed = list(dict.fromkeys(needed))
+    cols_index = df.columns
+    if not all(c in cols_index for c in needed):
+        _data.check_columns(df, needed, file=file)  # raises, naming the column
     if on_gap not in ("error", "missing"):
         raise InputError(f"on_gap must be 'error' or 'missing', got {on_gap!r}")
     ev = _Evaluator(df, entity, time, file, on_gap)
@@ -210,6 +244,8 @@ def build_frame(
 
     def note(name: str, arr: np.ndarray) -> None:
         nonlocal valid
+        if id(arr) in ev.finite_ids:
+            return
         bad = valid & ~np.isfinite(arr)
         if bad.any():
             missing[name] = missing.get(name, 0) + int(bad.sum())
@@ -289,14 +325,21 @@ def build_frame(
             fe_codes = [linalg.factorize(c[keep])[0] for c in fe_codes]
     if rows.size == 0:
         raise InputError("no observations left after dropping singletons", file=file)
-    cl_codes = [_codes(s[rows]) for s in cl_raw]
+    # a cluster variable that is also a fixed effect has the same codes (both are the ranks of
+    # the sorted levels among the rows used)
+    cl_codes = [fe_codes[fe_list.index(c)] if c in fe_list else _codes(s[rows])
+                for c, s in zip(clusters, cl_raw)]
+    if rows.size == n:  # nothing dropped: X, E and Z are fresh arrays already
+        y = y.copy()
+    else:
+        y, X, E, Z = y[rows], X[rows], E[rows], Z[rows]
     return ModelFrame(
-        y=y[rows],
-        X=X[rows],
+        y=y,
+        X=X,
         x_names=xn,
-        endog=E[rows],
+        endog=E,
         endog_names=en,
-        Z=Z[rows],
+        Z=Z,
         z_names=zn,
         fe_codes=fe_codes,
         fe_names=fe_list,
@@ -313,7 +356,19 @@ def build_frame(
 
 def _codes(values: np.ndarray) -> np.ndarray:
     """Integer codes 0..G-1 of the levels (sorted for numbers; pandas for anything else)."""
-    if values.dtype.kind in "iub":
+    if values.dtype.kind in "ib" or (values.dtype.kind == "u" and values.dtype.itemsize < 8):
+        if values.size:
+            v = values.astype(np.int64, copy=False)
+            lo, hi = int(v.min()), int(v.max())
+            if hi - lo <= 4 * v.size + 1024:
+                # ranks by counting (O(n + range)): the same codes as np.unique, without a sort
+                off = v - lo
+                present = np.zeros(hi - lo + 1, dtype=bool)
+                present[off] = True
+                return (np.cumsum(present) - 1)[off].astype(np.int64, copy=False)
+        uniq, inv = np.unique(values, return_inverse=True)
+        return inv.astype(np.int64).ravel()
+    if values.dtype.kind == "u":
         uniq, inv = np.unique(values, return_inverse=True)
         return inv.astype(np.int64).ravel()
     return pd.factorize(values, sort=True)[0].astype(np.int64)
@@ -326,7 +381,7 @@ def fe_dof(fe_codes: Sequence[np.ndarray], clusters: Sequence[np.ndarray]) -> di
     levels = [int(c.max()) + 1 for c in fe_codes]
     nfe = len(levels)
     total = sum(levels) - (nfe - 1) if nfe else 0
-    nested = [any(linalg.is_nested(c, g) for g in clusters) for c in fe_codes]
+    nested = [any(c is g or linalg.is_nested(c, g) for g in clusters) for c in fe_codes]
     nonnested = total - sum(L for L, nst in zip(levels, nested) if nst) + sum(nested) if nfe else 0
     return {"levels": levels, "total": total, "nonnested": nonnested, "nested": nested}
 
@@ -409,7 +464,7 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     means = np.average(M, axis=0, weights=w) if M.size else np.zeros(M.shape[1])
     sw0 = np.sqrt(w) if w is not None else None
     dev = (M - means) if sw0 is None else (M - means) * sw0[:, None]
-    spread = np.linalg.norm(dev, axis=0)
+    spread = np.sqrt(np.einsum("ij,ij->j", dev, dev))
     if frame.fe_codes:
         Md, info = linalg.demean(M, frame.fe_codes, w)
         if not info.converged:
@@ -444,8 +499,9 @@ def absorbed_by_fe(tr: Transformed, frame: ModelFrame) -> dict[str, list[str]]:
     for key, cols, off, names in (("X", tr.X, 1, frame.x_names), ("E", tr.E, 1 + kx, frame.endog_names),
                                   ("Z", tr.Z, 1 + kx + ke, frame.z_names)):
         bad = []
+        lefts = np.sqrt(np.einsum("ij,ij->j", cols, cols)) if names else ()
         for j, nm in enumerate(names):
-            left = float(np.linalg.norm(cols[:, j]))
+            left = float(lefts[j])
             tot = float(tr.spread[off + j])
             if tot == 0.0 or left <= FE_COLLINEAR_RTOL * tot:
                 bad.append(nm)
@@ -760,7 +816,21 @@ def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec,
     has_fe = bool(frame.fe_codes)
     cov_args = dict(vcov=vcov, ssc=ssc, clusters=frame.cluster_codes, n=n, k=X.shape[1], fe=fe,
                     has_fe=has_fe)
-    V, df, info = _covariance(X, fitted.resid, fitted.bread, **cov_args)
+    k = X.shape[1]
+    joint = has_fe and (vcov != "cluster" or len(frame.cluster_codes) == 1)
+    if joint:
+        # the coefficients and the Stata-style constant from one sandwich: the regression on
+        # (x - x_i., 1) has a block-diagonal bread (see intercept_stata), so the k x k block of
+        # its covariance is exactly the covariance of beta (for two-way clustering the
+        # eigenvalue repair acts on the whole matrix, so that case takes the separate path)
+        one = tr.sw if tr.sw is not None else np.ones(n)
+        bread_e = np.zeros((k + 1, k + 1))
+        bread_e[:k, :k] = fitted.bread
+        bread_e[k, k] = 1.0 / float(one @ one)
+        Ve, df, info = _covariance(np.column_stack([X, one]), fitted.resid, bread_e, **cov_args)
+        V = Ve[:k, :k].copy()
+    else:
+        V, df, info = _covariance(X, fitted.resid, fitted.bread, **cov_args)
     r2w, r2f = _r2(frame, tr, fitted.resid)
     diagnostics = {
         "dropped": frame.dropped,
@@ -774,7 +844,14 @@ def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec,
     if has_fe:
         xidx = [frame.x_names.index(nm) for nm in names]
         xbar = tr.means[1:][xidx]
-        diagnostics["intercept"] = intercept_stata(tr, frame, fitted.beta, fitted.resid, X, xbar, cov_args)
+        if joint:
+            g = np.concatenate([-xbar, [1.0]])
+            var = float(g @ Ve @ g)
+            diagnostics["intercept"] = {"estimate": float(tr.means[0] - xbar @ fitted.beta),
+                                        "std_error": float(math.sqrt(max(var, 0.0)))}
+        else:
+            diagnostics["intercept"] = intercept_stata(tr, frame, fitted.beta, fitted.resid, X, xbar,
+                                                       cov_args)
     prov = fast_provenance(t0)
     if frame.file:
         prov["data_file"] = frame.file
