@@ -502,7 +502,7 @@ def section_did(d: Mapping[str, Any], ctx: Context) -> Section:
             r["truth"] = truth
     s.table(T.frame_table("did_robust", "TWFE beside heterogeneity-robust estimators", pd.DataFrame(rows), digits=4,
                           notes=["Callaway-Sant'Anna: never-treated controls, outcome regression, "
-                                 f"multiplier bootstrap ({ctx.bootstrap} draws) for bands; analytic SE shown."]))
+                                 f"standard errors from the multiplier bootstrap ({ctx.bootstrap} draws), as R's did."]))
     # event study figure
     et, est, lo, hi = _event_series(ev)
     series = {}
