@@ -275,6 +275,24 @@ def _projection(component: np.ndarray, robot: np.ndarray, controls: np.ndarray, 
     return float(r @ c / den) if den > 0 else float("nan")
 
 
+def _regime_projection(component: np.ndarray, robot: np.ndarray, controls: np.ndarray,
+                       low: np.ndarray, n: int, T: int) -> tuple[float, float]:
+    """Joint TWFE projection coefficients of ``component`` on robot x 1(low) and robot x 1(not
+    low) given controls: the estimand of the single-threshold regression (24) at a given
+    threshold (``low`` a boolean per city-year, city-major). NaN for an empty regime."""
+    lo = low.astype(float)
+    if lo.all() or not lo.any():
+        full = _projection(component, robot, controls, n, T)
+        return (full, float("nan")) if lo.all() else (float("nan"), full)
+    Z = _twoway_resid(np.column_stack([robot * lo, robot * (1.0 - lo), controls, component]), n, T)
+    X, c = Z[:, :-1], Z[:, -1]
+    sc = np.sqrt(np.einsum("ij,ij->j", X, X))
+    sc[sc == 0] = 1.0
+    coef, *_ = np.linalg.lstsq(X / sc, c, rcond=None)
+    coef = coef / sc
+    return float(coef[0]), float(coef[1])
+
+
 # ---------------------------------------------------------------------------- the draw
 def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     """Draw one panel of the ``paper`` design (see the module docstring)."""
@@ -612,12 +630,19 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
             mask = groups[g] == v
             if mask.sum() >= 2:
                 truth[f"robot|{g}={v}"] = _projection(comp, rob, X_ctrl, n, T, rows=mask)
-    # thresholds: regime effects averaged over the regime's city-years
+    # thresholds: the estimand of the threshold regression (24) at the true threshold phi, i.e.
+    # the joint TWFE projection of the structural component on robot x 1(T <= phi) and
+    # robot x 1(T > phi) given the controls (as "robot" is for (18)); the unweighted regime means
+    # of the marginal effect are kept as robot_low_ame / robot_high_ame. The two differ when the
+    # effect varies within a regime (e.g. mech_gpatent): regression weights follow robot's
+    # within-variation, which grows over time.
     if T_var is not None:
         eff = np.broadcast_to(marginal, (n, T))
         low = T_var <= phi
-        truth["robot_low"] = float(eff[low].mean()) if low.any() else float("nan")
-        truth["robot_high"] = float(eff[~low].mean()) if (~low).any() else float("nan")
+        truth["robot_low_ame"] = float(eff[low].mean()) if low.any() else float("nan")
+        truth["robot_high_ame"] = float(eff[~low].mean()) if (~low).any() else float("nan")
+        truth["robot_low"], truth["robot_high"] = _regime_projection(
+            comp, rob, X_ctrl, low.ravel(), n, T)
         truth["threshold"] = phi
     # mechanisms: the interaction coefficient on robot x M per unit of M
     if not p["log_level"]:
