@@ -1040,15 +1040,39 @@ def section_montecarlo(d: Mapping[str, Any], ctx: Context) -> Section:
            " The Monte Carlo always runs on the synthetic design, since it needs a known truth; "
            "it describes the paper's design, not the user's panel.")
     )
+    # the scenarios: their settings and, from the simulator, what each threat does and predicts
+    threats: Mapping[str, Any] = {}
+    try:
+        threats = __import__("robocarbon.simulate.threats", fromlist=["THREATS"]).THREATS
+    except ImportError:
+        threats = {}
+    scen_rows = []
+    for label, kv, ests, _share in MC_SCENARIOS:  # noqa: B007
+        pred = ""
+        for t in threats.values():
+            names = {x.strip() for x in str(t.get("params", "")).split(",")}
+            if kv and set(kv) & names:
+                pred = t.get("prediction", "")
+                break
+        sims = sorted({int(r) for r in df.loc[df["scenario"] == label, "sims"]})
+        used = ", ".join(dict.fromkeys(df.loc[df["scenario"] == label, "estimator"])) or ests
+        scen_rows.append({"scenario": label, "setting": _kv_text(kv), "estimators": used,
+                          "replications": ", ".join(str(x) for x in sims), "predicted (simulator)": pred})
+    s.table(T.frame_table("montecarlo_scenarios", "Monte Carlo scenarios: settings and predicted effects",
+                          pd.DataFrame(scen_rows),
+                          notes=["Threat knobs of the paper design (robocarbon.simulate.threats); the "
+                                 "magnitudes are this report's settings."]))
     show = df.copy()
-    show["setting"] = [_kv_text(k) for k in show["params"]]
-    cols = ["scenario", "setting", "estimator", "term", "estimand", "mean_estimate", "bias", "sd_estimate",
-            "mean_se", "coverage", "power", "sims"]
+    show["estimator"] = [f"{e}: {t}" for e, t in zip(show["estimator"], show["term"])]
+    cols = {"scenario": "scenario", "estimator": "estimator: term", "estimand": "estimand",
+            "mean_estimate": "mean est.", "bias": "bias", "sd_estimate": "SD", "mean_se": "mean SE",
+            "coverage": "coverage", "power": "power", "sims": "S"}
     tab = T.frame_table("montecarlo", "Monte Carlo diagnosands by scenario and estimator",
-                        show[cols], digits=4,
+                        show[list(cols)].rename(columns=cols), digits=4,
                         notes=["coverage: share of 95% intervals containing the estimand; power: share "
-                               "rejecting zero at 5%; blank where the design defines no estimand."])
-    tab.data = df.drop(columns=["params"]).assign(setting=show["setting"])
+                               "rejecting zero at 5%; S: replications; blank where the design defines no "
+                               "estimand. Monte Carlo standard errors are in the CSV."])
+    tab.data = df.drop(columns=["params"]).assign(setting=[_kv_text(k) for k in df["params"]])
     s.table(tab)
     for est in ("twfe", "iv", "did"):
         sub = df[(df["estimator"] == est)]

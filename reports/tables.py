@@ -145,7 +145,9 @@ class Table:
         cols = [str(c) for c in self.display.columns]
         h = [f'<table class="results" id="tab-{_html.escape(self.name)}">',
              f"<caption>{_html.escape(self.title)}</caption>", "<thead><tr>"]
-        h += [f"<th>{_html.escape(c)}</th>" for c in cols]
+        text_col = [i > 0 and not all(_numeric_cell(v) for v in self.display.iloc[:, i]) for i in range(len(cols))]
+        h += [("<th>" if not text_col[i] else '<th class="txt">') + f"{_html.escape(c)}</th>"
+              for i, c in enumerate(cols)]
         h.append("</tr></thead><tbody>")
         for row in self.display.itertuples(index=False):
             cells = [f'<th scope="row">{_html.escape(str(row[0]))}</th>']
