@@ -196,7 +196,6 @@ def as_generator(rng: Any) -> np.random.Generator:
     raise InputError(f"rng must be a numpy Generator, SeedSequence or int seed, got {rng!r}")
 
 
-@dataclass
 class Draw:
     """One simulated data set with its truth.
 
@@ -204,7 +203,9 @@ class Draw:
     ----------
     panel
         The observed city-year panel (balanced, sorted by city then year), plus latent columns
-        prefixed ``true_`` that no estimator may use.
+        prefixed ``true_`` that no estimator may use. A design may hand over a ``panel_fn``
+        instead of the DataFrame: the panel is then built on first access (and kept), so a fast
+        path that only reads ``arrays`` never pays for it; the DataFrame is the same either way.
     truth
         ``{estimand: value}``; ``"robot"`` is the effect of robot on lnindco targeted by the
         two-way fixed-effects regression (18); see ``docs/simulate.md`` for every key.
@@ -216,10 +217,63 @@ class Draw:
         The :class:`Design` that produced the draw.
     """
 
-    panel: pd.DataFrame
-    truth: dict[str, float]
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    design: Design | None = None
+    __match_args__ = ("panel", "truth", "arrays", "design")
+
+    def __init__(self, panel: pd.DataFrame | None = None, truth: dict[str, float] | None = None,
+                 arrays: dict[str, np.ndarray] | None = None, design: Design | None = None, *,
+                 panel_fn: Callable[[], pd.DataFrame] | None = None) -> None:
+        if panel is None and panel_fn is None:
+            raise TypeError("Draw needs a panel or a panel_fn")
+        self._panel = panel
+        self._panel_fn = None if panel is not None else panel_fn
+        self.truth = {} if truth is None else truth
+        self.arrays = {} if arrays is None else arrays
+        self.design = design
+
+    @property
+    def panel(self) -> pd.DataFrame:
+        if self._panel is None:
+            self._panel = self._panel_fn()
+            self._panel_fn = None
+        return self._panel
+
+    @panel.setter
+    def panel(self, value: pd.DataFrame) -> None:
+        self._panel = value
+        self._panel_fn = None
+
+    @property
+    def panel_built(self) -> bool:
+        """Whether the panel DataFrame exists yet (False while it is still lazy)."""
+        return self._panel is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if state.get("_panel") is None and state.get("_panel_fn") is not None:
+            try:  # keep it lazy when the builder pickles (a module-level partial does)
+                import pickle
+
+                pickle.dumps(state["_panel_fn"])
+            except Exception:
+                state["_panel"] = self.panel
+                state["_panel_fn"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.panel, self.truth, self.arrays, self.design) == (
+            other.panel, other.truth, other.arrays, other.design)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        panel = repr(self._panel) if self._panel is not None else "<lazy>"
+        return (f"Draw(panel={panel}, truth={self.truth!r}, arrays={self.arrays!r}, "
+                f"design={self.design!r})")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ See ``docs/simulate.md`` for the equations, the calibration and each threat knob
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
@@ -90,6 +92,8 @@ _PROV_NAMES = tuple(q[0] for q in PROVINCES)
 _REGIONS = ("east", "central", "west")
 _PROV_REGION = np.array([_REGIONS.index(q[1]) for q in PROVINCES], dtype=np.int64)
 _PROV_SOUTH = np.array([q[2] for q in PROVINCES], dtype=np.int64)
+_PROV_DTYPE = pd.CategoricalDtype(list(_PROV_NAMES))
+_REGION_DTYPE = pd.CategoricalDtype(list(_REGIONS))
 _STREAMS = ("geo", "shares", "industry", "factors", "productivity", "controls", "mechanism",
             "lights", "pilot", "threats")
 
@@ -227,7 +231,14 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, int], rho: float) -> np.nda
     """Stationary AR(1) along axis 1 with unit marginal variance."""
     e = rng.standard_normal(shape)
     e[:, 1:] *= np.sqrt(1.0 - rho * rho)
-    return lfilter([1.0], [1.0, -rho], e, axis=1)
+    if shape[1] > 64:
+        return lfilter([1.0], [1.0, -rho], e, axis=1)
+    # y_t = e_t + rho y_{t-1} along the (few) years: the recursion lfilter runs, without its
+    # per-call overhead, and the same numbers to the bit
+    y = np.ascontiguousarray(e.T)
+    for t in range(1, shape[1]):
+        y[t] += rho * y[t - 1]
+    return np.ascontiguousarray(y.T)
 
 
 def _std_lognormal(z: np.ndarray, s: float) -> np.ndarray:
@@ -297,33 +308,19 @@ def _regime_projection(component: np.ndarray, robot: np.ndarray, controls: np.nd
 def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     """Draw one panel of the ``paper`` design (see the module docstring)."""
     tn = theory_functions()
+    st = _static(_params_key(p))  # everything that depends on the parameters only (cached)
     first, last = p["first_year"], p["last_year"]
-    if last <= first:
-        raise InputError("last_year must be after first_year", column="last_year")
-    if not (p["N"] - 1 < p["I"] < p["N"]):
-        raise InputError("the automation frontier I must lie inside (N-1, N)", column="I")
-    if p["alpha"] + p["beta"] >= 1:
-        raise InputError("alpha + beta must be below 1 (energy share positive)", column="beta")
-    w_lag = np.asarray(p["lag_weights"], dtype=float)
-    if w_lag.size > MAX_LAG + 1:
-        raise InputError(f"at most {MAX_LAG + 1} lag weights", column="lag_weights")
+    w_lag = st.w_lag
 
     seeds = np.random.SeedSequence(rng.integers(0, 2**63 - 1, size=4).tolist()).spawn(len(_STREAMS))
     R = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds)}
 
-    T = last - first + 1
-    TT = T + PRE_YEARS  # with pre-sample history
-    years_all = np.arange(first - PRE_YEARS, last + 1)
-    years = years_all[PRE_YEARS:]
-    tt = (years - first) / max(T - 1, 1)  # 0..1 over the sample
+    T, TT = st.T, st.TT  # TT: with pre-sample history
+    years_all, years, tt = st.years_all, st.years, st.tt  # tt: 0..1 over the sample
     # ---- geography ---------------------------------------------------------------
-    sizes = _province_sizes(p["n_cities"])
-    n = int(sizes.sum())
-    prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
-    region_code = _PROV_REGION[prov_idx]
-    east = (region_code == 0).astype(np.int64)
-    south = _PROV_SOUTH[prov_idx]
-    n_prov = len(PROVINCES)
+    n, n_prov = st.n, st.n_prov
+    prov_idx, region_code = st.prov_idx, st.region_code
+    east, south = st.east, st.south
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
     J = p["n_industries"]
@@ -335,7 +332,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     mix = w * prov_mix[prov_idx] + (1 - w) * city_mix
     # manufacturing share: a province part (regional pattern plus noise) with weight w and a city
     # part with weight 1 - w, so that iv_strength = 0 leaves nothing common within a province
-    region_shift = np.array([{"east": 0.6, "central": 0.0, "west": -0.6}[q[1]] for q in PROVINCES])
+    region_shift = _REGION_SHIFT
     prov_z = (region_shift + 0.8 * rs.standard_normal(n_prov)) / 1.0
     manuf_z = np.sqrt(w) * prov_z[prov_idx] + np.sqrt(1 - w) * rs.standard_normal(n)
     manuf = 1.0 / (1.0 + np.exp(-(p["manuf_logit_mean"] + p["manuf_logit_sd"] * manuf_z)))
@@ -355,7 +352,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     # ---- controls ----------------------------------------------------------------
     rc = R["controls"]
     dev = rc.standard_normal(n)
-    trend_std = (tt - tt.mean()) / (tt.std() if T > 1 else 1.0)
+    trend_std = st.trend_std
     controls = {}
     ctrl_noise = []
     for name in CONTROLS:
@@ -394,14 +391,14 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     resource = (res_latent > np.quantile(res_latent, 0.6)).astype(np.int64)
     size_latent = controls["lnpop"].mean(axis=1) + 2.0 * controls["urban"].mean(axis=1)
     large = (size_latent > np.quantile(size_latent, 0.65)).astype(np.int64)
-    late = years >= min(max(2011, first), last)
+    late = st.late
     dig_index = internet[:, late].mean(axis=1) + 0.1 * rm.standard_normal(n) * internet.std()
     digital = (dig_index > np.median(dig_index)).astype(np.int64)
     groups = {"resource": resource, "east": east, "south": south, "large": large,
               "digital": digital}
 
     # ---- pilot zones (staggered adoption) ------------------------------------------
-    adopt = _threats.pilot_zones(R["pilot"], prov_idx, [q[0] for q in PROVINCES], first)
+    adopt = _threats.pilot_zones(R["pilot"], prov_idx, _PROV_NAMES, first)
     D = ((adopt[:, None] > 0) & (years[None, :] >= adopt[:, None])).astype(float)
 
     # ---- structural robot link and the theory ---------------------------------------
@@ -411,12 +408,12 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         I_city = I_city + p["het_dI"] * groups[p["het_group"]]
         if not np.all((N - 1 < I_city) & (I_city < N)):
             raise InputError("I + het_dI leaves the task range (N-1, N)", column="het_dI")
-    elas = np.asarray(tn.elasticity_indco_M(alpha, beta, I_city, N, regime=p["regime"],
-                                            supply_elasticity=p["supply_elasticity"]),
-                      dtype=float) * np.ones(n)
-    shares_f = tn.factor_shares(alpha, beta, I_city, N)
-    s_M = np.asarray(shares_f["robots"], dtype=float) * np.ones(n)
-    s_E = float(np.asarray(shares_f["energy"], dtype=float).ravel()[0])
+    I_u, I_inv = np.unique(I_city, return_inverse=True)
+    elas_u, s_M_u, s_E_u = _theory_at(alpha, beta, tuple(I_u.tolist()), N, p["regime"],
+                                      p["supply_elasticity"])
+    elas = elas_u[I_inv.ravel()]
+    s_M = s_M_u[I_inv.ravel()]
+    s_E = float(s_E_u[I_inv.ravel()[0]])
 
     kappa_it = np.full((n, T), p["kappa"])
     phi = float("nan")
@@ -469,7 +466,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         lnA = lnA + p["industry_residual"] * (shares @ nu) / scale
     lnE, lnY = _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I_city[:, None], s_E, rp)
     # calibrated level: emission factor times energy; ln indco = ln phi + ln E - ln Y + level
-    level = p["indco_level"] - _reference_level(tn, p)
+    level = p["indco_level"] - st.reference_level
     ln_co2 = level + ln_phi[:, None] + lnE
     true_lnindco = ln_co2 - lnY
     # shift-share confounding loads on the city-specific part of the base-year mix
@@ -485,7 +482,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     ln_co2_conf = ln_co2 + (true_lnindco - (ln_co2 - lnY))  # CO2 incl. the confounding trend
     ln_light = ((1 - lam) * ln_co2_conf + lam * (ln_va + level)
                 + p["light_noise"] * rl.standard_normal((n, T)))
-    cell = (prov_idx[:, None] * T + np.arange(T)[None, :]).ravel()
+    cell = st.cell
     co2_true = np.exp(ln_co2_conf).ravel()
     prov_total = np.bincount(cell, weights=co2_true, minlength=n_prov * T)
     light = np.exp(ln_light).ravel()
@@ -512,18 +509,13 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                      w_lag, pilot_part, D, adopt, years, groups, T_var, phi,
                      gpatent, hmatch)
 
-    # ---- the panel ------------------------------------------------------------------
-    city_ids = np.arange(1, n + 1)
+    # ---- the panel (built on first access of Draw.panel) --------------------------------
     cols = {
-        "city": np.repeat(city_ids, T),
-        "year": np.tile(years, n),
-        "province": pd.Categorical.from_codes(np.repeat(prov_idx, T), _PROV_NAMES),
-        "region": pd.Categorical.from_codes(np.repeat(region_code, T), _REGIONS),
         "lnindco": lnindco,
         "robot": rob,
     }
-    for c in CONTROLS:
-        cols[c] = controls[c].ravel()
+    for j, c in enumerate(CONTROLS):
+        cols[c] = X_ctrl[:, j]
     cols.update({
         "adopt_year": np.repeat(adopt, T),
         "D": D.ravel(),
@@ -546,21 +538,107 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         "true_lnE": lnE.ravel(),
         "true_effect": np.broadcast_to(marginal, (n, T)).ravel(),
     })
-    panel = pd.DataFrame(cols)
-    entity = np.repeat(np.arange(n), T)
-    time = np.tile(np.arange(T), n)
+    entity = st.entity.copy()
     arrays = {
         "y": lnindco,
         "X": np.column_stack([rob, X_ctrl]),
         "X_names": np.array(("robot",) + CONTROLS),
         "entity": entity,
-        "time": time,
-        "group": np.repeat(prov_idx, T).astype(np.int64),
+        "time": st.time.copy(),
+        "group": st.group.copy(),
         "cluster": entity,
-        "D": D.ravel(),
+        "D": cols["D"],
         "robot": rob,
     }
-    return Draw(panel=panel, truth=truth, arrays=arrays)
+    return Draw(truth=truth, arrays=arrays,
+                panel_fn=functools.partial(_build_panel, st.n, st.T, st.first, st.last, cols))
+
+
+def _build_panel(n: int, T: int, first: int, last: int, cols: dict) -> pd.DataFrame:
+    """The draw's DataFrame: identifiers first, then the columns of ``cols`` in order."""
+    sizes = _province_sizes(n)
+    prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
+    head = {
+        "city": np.repeat(np.arange(1, n + 1), T),
+        "year": np.tile(np.arange(first, last + 1), n),
+        "province": pd.Categorical.from_codes(np.repeat(prov_idx, T), dtype=_PROV_DTYPE),
+        "region": pd.Categorical.from_codes(np.repeat(_PROV_REGION[prov_idx], T),
+                                            dtype=_REGION_DTYPE),
+    }
+    head.update(cols)
+    return pd.DataFrame(head)
+
+
+_REGION_SHIFT = np.array([{"east": 0.6, "central": 0.0, "west": -0.6}[q[1]] for q in PROVINCES])
+
+
+def _params_key(p: dict) -> tuple:
+    """The parameters that the cached per-design quantities depend on, hashable."""
+    return (p["first_year"], p["last_year"], p["n_cities"], p["alpha"], p["beta"], p["I"],
+            p["N"], tuple(p["lag_weights"]))
+
+
+class _Static:
+    """What a draw needs that depends on the parameters only (no randomness)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _static(key: tuple) -> _Static:
+    first, last, n_cities, alpha, beta, I, N, lag_weights = key
+    if last <= first:
+        raise InputError("last_year must be after first_year", column="last_year")
+    if not (N - 1 < I < N):
+        raise InputError("the automation frontier I must lie inside (N-1, N)", column="I")
+    if alpha + beta >= 1:
+        raise InputError("alpha + beta must be below 1 (energy share positive)", column="beta")
+    w_lag = np.asarray(lag_weights, dtype=float)
+    if w_lag.size > MAX_LAG + 1:
+        raise InputError(f"at most {MAX_LAG + 1} lag weights", column="lag_weights")
+    s = _Static()
+    s.first, s.last, s.w_lag = first, last, w_lag
+    s.T = T = last - first + 1
+    s.TT = T + PRE_YEARS
+    s.years_all = np.arange(first - PRE_YEARS, last + 1)
+    s.years = years = s.years_all[PRE_YEARS:]
+    s.tt = tt = (years - first) / max(T - 1, 1)
+    s.trend_std = (tt - tt.mean()) / (tt.std() if T > 1 else 1.0)
+    s.late = years >= min(max(2011, first), last)
+    sizes = _province_sizes(n_cities)
+    s.n = n = int(sizes.sum())
+    s.n_prov = len(PROVINCES)
+    s.prov_idx = prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
+    s.region_code = region_code = _PROV_REGION[prov_idx]
+    s.east = (region_code == 0).astype(np.int64)
+    s.south = _PROV_SOUTH[prov_idx]
+    s.cell = (prov_idx[:, None] * T + np.arange(T)[None, :]).ravel()
+    s.entity = np.repeat(np.arange(n), T)
+    s.time = np.tile(np.arange(T), n)
+    s.group = np.repeat(prov_idx, T).astype(np.int64)
+    s.reference_level = _reference_level(theory_functions(), {"alpha": alpha, "beta": beta,
+                                                              "I": I, "N": N})
+    for v in vars(s).values():  # shared by every draw: read-only
+        if isinstance(v, np.ndarray):
+            v.flags.writeable = False
+    return s
+
+
+@functools.lru_cache(maxsize=64)
+def _theory_at(alpha: float, beta: float, I_values: tuple, N: float, regime: str,
+               supply_elasticity: float):
+    """The theory's d ln indco / d ln M and the robot and energy shares at each automation
+    frontier in ``I_values`` (from ``robocarbon.theory.numeric``)."""
+    tn = theory_functions()
+    I_arr = np.asarray(I_values, dtype=float)
+    k = I_arr.size
+    elas = np.asarray(tn.elasticity_indco_M(alpha, beta, I_arr, N, regime=regime,
+                                            supply_elasticity=supply_elasticity),
+                      dtype=float) * np.ones(k)
+    shares_f = tn.factor_shares(alpha, beta, I_arr, N)
+    s_M = np.asarray(shares_f["robots"], dtype=float) * np.ones(k)
+    s_E = np.asarray(shares_f["energy"], dtype=float) * np.ones(k)
+    for a in (elas, s_M, s_E):
+        a.flags.writeable = False
+    return elas, s_M, s_E
 
 
 CONTROL_MEAN_LNPOP = _CONTROL_SPEC["lnpop"][0]
@@ -588,8 +666,9 @@ def _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I, s_E, rng):
     """
     alpha, beta, N = p["alpha"], p["beta"], p["N"]
     K, L, M = np.exp(lnK), np.exp(lnL), np.exp(lnM)
-    f0 = tn.log_output(K, L, M, np.ones_like(K), alpha, beta, I, N, lnA)
     regime = p["regime"]
+    if regime != "fixed_energy":
+        f0 = tn.log_output(K, L, M, np.ones_like(K), alpha, beta, I, N, lnA)
     if regime == "fixed_energy":
         lnE = lnE_supply
     elif regime == "priced_energy":

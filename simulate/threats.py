@@ -153,23 +153,32 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
     ``first_year`` are kept (such cities are treated throughout the sample).
     """
     n = prov_idx.shape[0]
+    n_prov = len(prov_names)
     adopt = np.zeros(n, dtype=np.int64)
     free = np.ones(n, dtype=bool)
     names = list(prov_names)
+    # cities of each province (ascending) and the free ones per province, kept up to date
+    # instead of recounted for every zone (the random draws are the same as recounting)
+    order = np.argsort(prov_idx, kind="stable")
+    bounds = np.searchsorted(prov_idx[order], np.arange(n_prov + 1))
+    members = [order[bounds[k]:bounds[k + 1]] for k in range(n_prov)]
+    avail = np.bincount(prov_idx, minlength=n_prov)
     for year in _ZONE_YEARS:
         if year == 2009 and "Inner Mongolia" in names:
             k = names.index("Inner Mongolia")
             size = 3
         else:
-            avail = np.bincount(prov_idx[free], minlength=len(names))
-            if avail.sum() == 0:
+            total = avail.sum()
+            if total == 0:
                 break
-            k = int(rng.choice(len(names), p=avail / avail.sum()))
+            k = int(rng.choice(n_prov, p=avail / total))
             size = int(rng.integers(1, 5))
-        cand = np.flatnonzero(free & (prov_idx == k))
+        mk = members[k]
+        cand = mk[free[mk]]
         if cand.size == 0:
             continue
         pick = rng.choice(cand, size=min(size, cand.size), replace=False)
         adopt[pick] = year
         free[pick] = False
+        avail[k] -= pick.size
     return adopt
