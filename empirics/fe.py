@@ -265,7 +265,10 @@ def build_frame(
                 note(b, a)
                 cols.append(a)
                 names.append(b)
-        return (np.column_stack(cols) if cols else np.zeros((n, 0))), names
+        out = np.empty((n, len(cols)), order="F")  # column-major, as the numeric block
+        for j, a in enumerate(cols):
+            out[:, j] = a
+        return out, names
 
     X, xn = block(f.terms)
     E, en = block(f.endogenous)
@@ -459,7 +462,14 @@ FE_COLLINEAR_RTOL = 1e-8
 
 def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     n = frame.y.shape[0]
-    M = np.column_stack([frame.y, frame.X, frame.endog, frame.Z])
+    kx = frame.X.shape[1]
+    ke = frame.endog.shape[1]
+    # column-major: the within transform, the norms and the QR all work column by column
+    M = np.empty((n, 1 + kx + ke + frame.Z.shape[1]), order="F")
+    M[:, 0] = frame.y
+    M[:, 1 : 1 + kx] = frame.X
+    M[:, 1 + kx : 1 + kx + ke] = frame.endog
+    M[:, 1 + kx + ke :] = frame.Z
     w = frame.weights
     means = np.average(M, axis=0, weights=w) if M.size else np.zeros(M.shape[1])
     sw0 = np.sqrt(w) if w is not None else None
@@ -473,8 +483,6 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
             )
     else:
         Md, info = M, linalg.DemeanInfo("none", 0, True)
-    kx = frame.X.shape[1]
-    ke = frame.endog.shape[1]
     y = Md[:, 0]
     X = Md[:, 1 : 1 + kx]
     E = Md[:, 1 + kx : 1 + kx + ke]
@@ -808,7 +816,8 @@ def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec,
             raise _fe_error(absorbed)
     keep, dropped_names = _drop_collinear(X, names, collinear)
     dropped_names = list(absorbed) + list(dropped_names)
-    X = X[:, keep]
+    if len(keep) < X.shape[1]:
+        X = X[:, keep]
     names = [names[j] for j in keep]
     fitted = linalg.qr_lstsq(X, tr.y, names)
     n = X.shape[0]
@@ -827,7 +836,10 @@ def _fit_ols_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, spec,
         bread_e = np.zeros((k + 1, k + 1))
         bread_e[:k, :k] = fitted.bread
         bread_e[k, k] = 1.0 / float(one @ one)
-        Ve, df, info = _covariance(np.column_stack([X, one]), fitted.resid, bread_e, **cov_args)
+        Se = np.empty((n, k + 1), order="F")
+        Se[:, :k] = X
+        Se[:, k] = one
+        Ve, df, info = _covariance(Se, fitted.resid, bread_e, **cov_args)
         V = Ve[:k, :k].copy()
     else:
         V, df, info = _covariance(X, fitted.resid, fitted.bread, **cov_args)

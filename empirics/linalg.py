@@ -94,22 +94,25 @@ def _balanced_cells(codes_a: np.ndarray, codes_b: np.ndarray) -> np.ndarray | No
 def _demean_grid(M: np.ndarray, cell: np.ndarray, Ga: int, Gb: int) -> np.ndarray:
     """Exact two-way within transform of a balanced grid: x - mean_a - mean_b + mean.
 
-    The rows are laid out as an (a, b) array (a scatter of the cell index, no sort; nothing to
-    do when the panel is already sorted by a then b), the means are taken along each axis, and
-    the result is put back in the input order.
+    Each column is laid out as a (Ga, Gb) array (a scatter of the cell index, no sort; nothing
+    to do when the rows are already sorted by a then b), the a-means are subtracted, then the
+    b-means of the result (which are mean_b - mean), and the rows are put back in input order.
+    Returns a column-major (Fortran-ordered) array.
     """
     n, k = M.shape
+    Mt = np.ascontiguousarray(M.T)  # k x n, free for a column-major M
     in_order = bool(cell[0] == 0 and np.all(np.diff(cell) == 1))
-    if in_order:
-        Ms = np.ascontiguousarray(M).reshape(Ga, Gb, k)
-    else:
+    if not in_order:
         pos = np.empty(n, dtype=np.int64)
         pos[cell] = np.arange(n)
-        Ms = np.take(M, pos, axis=0).reshape(Ga, Gb, k)
-    D = Ms - (np.einsum("abk->ak", Ms) / Gb)[:, None, :]  # minus the a-means
-    D -= D.mean(axis=0)  # the a-demeaned columns' b-means are mean_b - mean
-    D = D.reshape(n, k)
-    return D if in_order else np.take(D, cell, axis=0)
+        Mt = np.take(Mt, pos, axis=1)
+    Ms = Mt.reshape(k, Ga, Gb)
+    D = Ms - (np.einsum("kab->ka", Ms) / Gb)[:, :, None]
+    D -= (np.einsum("kab->kb", D) / Ga)[:, None, :]
+    D = D.reshape(k, n)
+    if not in_order:
+        D = np.take(D, cell, axis=1)
+    return D.T
 
 
 def is_balanced_two_way(codes_a: np.ndarray, codes_b: np.ndarray) -> bool:
