@@ -6,7 +6,7 @@ per city and year with columns ``city``, ``year``, ``lnindco`` (ln industrial CO
 industrial value added) and ``robot`` (robot penetration), plus the paper's controls ``edu,
 urban, lnpop, lnpgdp, energ, fin, open``; optional columns switch further sections on
 (``province`` for the IV, ``adopt_year`` for the DID, ``gpatent``/``hmatch`` for mechanisms,
-``internet``/``human_capital``/``scitech_spending`` for thresholds, grouping columns for the
+``internet``/``hum``/``scitech`` (or ``human_capital``/``scitech_spending``) for thresholds, grouping columns for the
 heterogeneity, ``lnco``/``lnindco1`` for robustness; see docs/report.md). A section whose
 columns are absent is kept in the report with the reason it was skipped.
 """
@@ -19,7 +19,17 @@ from pathlib import Path
 
 NAME = "replicate"
 HELP = "the whole check (theory, tables, IV, DID, thresholds, Monte Carlo), as a literate report"
-DESCRIPTION = __doc__
+DESCRIPTION = (
+    "The whole check, written as a literate, self-contained report (build/report.html, report.md, "
+    "tables as LaTeX and CSV, figures as PNG and SVG, manifest.json). Without --data it runs on one "
+    "draw of the calibrated synthetic 'paper' design; with --data on your panel: one row per city "
+    "and year with columns city, year, lnindco, robot, and the controls edu, urban, lnpop, lnpgdp, "
+    "energ, fin, open. Optional columns switch further sections on: province (IV), adopt_year "
+    "(DID), gpatent and hmatch (mechanisms), internet, hum or human_capital, scitech or "
+    "scitech_spending (thresholds), resource, east, south, large, digital (heterogeneity), lnco, "
+    "lnindco1, robot_alt, municipality (robustness). A section whose columns are absent is kept "
+    "in the report with the reason. See docs/report.md."
+)
 
 DEFAULT_SIMS = 200
 DEFAULT_SEED = 20240101
