@@ -593,6 +593,8 @@ def compute_robustness(ctx: Context) -> dict[str, Any]:
         muni = p["municipality"].astype(bool)
     elif ctx.has("city_name"):
         muni = p["city_name"].astype(str).str.lower().str.strip().isin(MUNICIPALITIES)
+    elif not pd.api.types.is_numeric_dtype(p["city"]):  # cities named, as from build-panel
+        muni = p["city"].astype(str).str.lower().str.strip().isin(MUNICIPALITIES)
     if muni is not None and muni.any():
         run("without the four municipalities", fe_formula("lnindco", ["robot"], ctrl), p.loc[~muni])
     else:
@@ -724,21 +726,28 @@ def section_iv(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- heterogeneity
+# (accepted column names, first present is used; label). Aliases follow robocarbon build-panel.
 GROUPINGS = (
-    ("large", "large vs small/medium cities"),
-    ("resource", "resource-based vs not"),
-    ("digital", "high vs low digitisation"),
-    ("east", "east vs central-west"),
-    ("south", "south vs north"),
+    (("large",), "large vs small/medium cities"),
+    (("resource", "resource_based"), "resource-based vs not"),
+    (("digital", "digital_high"), "high vs low digitisation"),
+    (("east",), "east vs central-west"),
+    (("south",), "south vs north"),
 )
 
 
 def compute_heterogeneity(ctx: Context) -> dict[str, Any]:
     het = _import("robocarbon.empirics.heterogeneity", "the heterogeneity tests")
-    present = [(c, lab) for c, lab in GROUPINGS if c in ctx.panel.columns]
+    present = []
+    missing = []
+    for cols, lab in GROUPINGS:
+        col = next((c for c in cols if c in ctx.panel.columns), None)
+        if col is None:
+            missing.append(" or ".join(cols))
+        else:
+            present.append((col, lab))
     if not present:
-        raise SectionUnavailable("the panel has none of the grouping columns "
-                                 + ", ".join(c for c, _ in GROUPINGS))
+        raise SectionUnavailable("the panel has none of the grouping columns " + ", ".join(missing))
     formula = fe_formula("lnindco", ["robot"], ctx.controls)
     rng = ctx.stream("permutation")
     out = []
@@ -747,7 +756,6 @@ def compute_heterogeneity(ctx: Context) -> dict[str, Any]:
                                cluster="city", permutations=min(ctx.bootstrap, 99),
                                seed=int(rng.integers(0, 2**31 - 1)))
         out.append({"col": col, "label": label, "result": r})
-    missing = [c for c, _ in GROUPINGS if c not in ctx.panel.columns]
     truth = {k: v for k, v in (ctx.truth or {}).items() if k.startswith("robot|")}
     return {"groups": out, "missing": missing, "truth": truth}
 
@@ -798,7 +806,7 @@ MECHANISMS = (("gpatent", "green patents (gpatent)"), ("hmatch", "human-machine 
 THRESHOLD_VARS = (
     ("internet penetration", ("internet",), "internet"),
     ("human capital", ("hum", "human_capital"), "human_capital"),
-    ("sci-tech spending share", ("scitech", "scitech_spending"), "scitech_spending"),
+    ("sci-tech spending share", ("scitech", "scitech_spending", "sci"), "scitech_spending"),
 )
 
 
