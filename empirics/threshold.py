@@ -866,7 +866,9 @@ def _fit_given(panel: ThresholdPanel, thresholds: Sequence[float], xn, wn) -> di
     Md, _ = demean(np.column_stack([panel.y, X]), fe)
     yd, Xd = Md[:, 0], Md[:, 1:]
     fitres = qr_lstsq(Xd, yd, names=terms)
-    kk = X.shape[1] + (panel.T - 1 if panel.time_effects else 0)
+    # K as fixest/reghdfe and fe.fit: the entity effects are nested in the entity clusters and
+    # count as one parameter; time effects add T - 1
+    kk = X.shape[1] + 1 + (panel.T - 1 if panel.time_effects else 0)
     cov, dfr = sandwich(Xd, fitres.resid, fitres.bread, kind="cluster", clusters=[panel.entity], n=panel.n, k=kk)
     rss = float(fitres.resid @ fitres.resid)
     tss_w = float(yd @ yd)
