@@ -37,14 +37,20 @@ def make_panel(N=262, T=13, seed=0):
     return df
 
 
-def timeit(fn, repeat):
-    fn()  # warm-up (imports, JIT)
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+def timeit_interleaved(fns: dict, repeat: int, block: int = 5) -> dict:
+    """Median wall time of each callable over ``repeat`` calls, measured in interleaved rounds
+    (``block`` consecutive calls of each callable per round), so that load from other processes
+    on a shared machine falls on all of them alike while each still runs warm, as in a loop."""
+    for fn in fns.values():
+        fn()  # warm-up (imports, JIT, caches)
+    ts = {name: [] for name in fns}
+    while min(len(v) for v in ts.values()) < repeat:
+        for name, fn in fns.items():
+            for _ in range(min(block, repeat - len(ts[name]))):
+                t = time.perf_counter()
+                fn()
+                ts[name].append(time.perf_counter() - t)
+    return {name: statistics.median(v) for name, v in ts.items()}
 
 
 def main() -> int:
@@ -62,9 +68,9 @@ def main() -> int:
     X = df[xs].to_numpy()
     ours = fit(formula, df, cluster="city")
     b, se = twfe_fast(y, X, e, t, e)
-    times = {
-        "robocarbon fe.fit": timeit(lambda: fit(formula, df, cluster="city"), args.repeat),
-        "robocarbon fe.twfe_fast": timeit(lambda: twfe_fast(y, X, e, t, e), args.repeat),
+    fns = {
+        "robocarbon fe.fit": lambda: fit(formula, df, cluster="city"),
+        "robocarbon fe.twfe_fast": lambda: twfe_fast(y, X, e, t, e),
     }
     try:
         import pyfixest as pf
@@ -72,7 +78,7 @@ def main() -> int:
         m = pf.feols(formula, df, vcov={"CRV1": "city"})
         np.testing.assert_allclose(m.coef().to_numpy(), ours.params, rtol=1e-6)
         np.testing.assert_allclose(m.se().to_numpy(), ours.std_errors.to_numpy(), rtol=1e-6)
-        times["pyfixest feols"] = timeit(lambda: pf.feols(formula, df, vcov={"CRV1": "city"}), args.repeat)
+        fns["pyfixest feols"] = lambda: pf.feols(formula, df, vcov={"CRV1": "city"})
     except ImportError:
         print("pyfixest not installed (pip install robocarbon[peers])")
     from linearmodels import PanelOLS
@@ -83,7 +89,8 @@ def main() -> int:
     np.testing.assert_allclose(lm_fit().params.to_numpy(), ours.params, rtol=1e-6)
     np.testing.assert_allclose(b, ours.params, rtol=1e-10)
     np.testing.assert_allclose(se, ours.std_errors.to_numpy(), rtol=1e-10)
-    times["linearmodels PanelOLS"] = timeit(lm_fit, args.repeat)
+    fns["linearmodels PanelOLS"] = lm_fit
+    times = timeit_interleaved(fns, args.repeat)
     print(f"TWFE, {len(df)} rows (262 x 13), {len(xs)} regressors, SE clustered by city; median of {args.repeat}")
     for k, v in times.items():
         print(f"  {k:26s} {v * 1e3:9.3f} ms")

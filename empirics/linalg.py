@@ -311,6 +311,18 @@ def collinear_in_order(X: np.ndarray, *, rtol: float = 1e-10) -> list[int]:
 def cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Sum over clusters of (sum of scores in cluster)(...)'. ``scores`` is n x k (X_i * u_i)."""
     G = int(codes.max()) + 1
+    n, k = scores.shape
+    if k and n > 1 and np.all(codes[1:] >= codes[:-1]):
+        # rows sorted by cluster (the usual panel layout): one pass of block sums, adding the
+        # rows in the same order as the bincount below
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        sums = np.add.reduceat(scores, starts, axis=0)
+        if starts.shape[0] == G:
+            S = sums
+        else:
+            S = np.zeros((G, k))
+            S[codes[starts]] = sums
+        return S.T @ S, G
     S = np.empty((G, scores.shape[1]))
     for j in range(scores.shape[1]):
         S[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
