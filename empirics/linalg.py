@@ -231,7 +231,8 @@ def qr_lstsq(
     else:
         Xw, yw = X, y
     colnorm = np.sqrt(np.einsum("ij,ij->j", Xw, Xw))
-    zero = [names[j] for j in range(k) if colnorm[j] == 0.0 or colnorm[j] < 1e-12 * max(colnorm.max(), 1.0)]
+    floor = 1e-12 * max(colnorm.max(), 1.0)
+    zero = [names[j] for j in range(k) if colnorm[j] == 0.0 or colnorm[j] < floor]
     if zero:
         raise InputError(
             "regressor(s) " + ", ".join(repr(z) for z in zero)
