@@ -937,10 +937,13 @@ def _twfe_fast(y, X, entity_codes, time_codes, cluster_codes):
     n, k = X.shape
     N = int(e.max()) + 1
     T = int(t.max()) + 1
-    M = np.empty((n, k + 1))
+    M = np.empty((n, k + 1), order="F")
     M[:, 0] = y
     M[:, 1:] = X
-    if n == N * T:
+    cell = linalg._balanced_cells(e, t) if n == N * T else None
+    if cell is not None and np.isfinite(M).all():
+        Md = linalg._demean_grid(M, cell, N, T)
+    elif n == N * T:
         ce = np.bincount(e, minlength=N).astype(float)
         ct = np.bincount(t, minlength=T).astype(float)
         me = np.empty((N, k + 1))
@@ -960,12 +963,7 @@ def _twfe_fast(y, X, entity_codes, time_codes, cluster_codes):
     beta = Rinv @ (Q.T @ yd)
     u = yd - Xd @ beta
     bread = Rinv @ Rinv.T
-    scores = Xd * u[:, None]
-    G = int(c.max()) + 1
-    Sg = np.empty((G, k))
-    for j in range(k):
-        Sg[:, j] = np.bincount(c, weights=scores[:, j], minlength=G)
-    meat = Sg.T @ Sg
+    meat, G = linalg.cluster_meat(Xd * u[:, None], c)
     nested_e = cluster_codes is None or linalg.is_nested(e, c)
     nested_t = linalg.is_nested(t, c)
     Kfe = (N + T - 1) - (N - 1 if nested_e else 0) - (T - 1 if nested_t else 0)
