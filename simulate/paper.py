@@ -229,16 +229,22 @@ def _province_sizes(n_cities: int) -> np.ndarray:
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], rho: float) -> np.ndarray:
     """Stationary AR(1) along axis 1 with unit marginal variance."""
-    e = rng.standard_normal(shape)
-    e[:, 1:] *= np.sqrt(1.0 - rho * rho)
-    if shape[1] > 64:
-        return lfilter([1.0], [1.0, -rho], e, axis=1)
+    return _ar1_filter(rng.standard_normal(shape), rho)
+
+
+def _ar1_filter(e: np.ndarray, rho: float) -> np.ndarray:
+    """The stationary AR(1) of :func:`_ar1` from its standard normal innovations ``e`` (along
+    the last axis; leading axes stack independent panels, filtered in one pass)."""
+    e[..., 1:] *= np.sqrt(1.0 - rho * rho)
+    T = e.shape[-1]
+    if T > 64:
+        return lfilter([1.0], [1.0, -rho], e, axis=-1)
     # y_t = e_t + rho y_{t-1} along the (few) years: the recursion lfilter runs, without its
     # per-call overhead, and the same numbers to the bit
-    y = np.ascontiguousarray(e.T)
-    for t in range(1, shape[1]):
+    y = np.ascontiguousarray(np.moveaxis(e, -1, 0))
+    for t in range(1, T):
         y[t] += rho * y[t - 1]
-    return np.ascontiguousarray(y.T)
+    return np.ascontiguousarray(np.moveaxis(y, 0, -1))
 
 
 def _std_lognormal(z: np.ndarray, s: float) -> np.ndarray:
@@ -259,14 +265,19 @@ def _twoway_resid(M: np.ndarray, n: int, T: int) -> np.ndarray:
 
 
 def _projection(component: np.ndarray, robot: np.ndarray, controls: np.ndarray, n: int, T: int,
-                rows: np.ndarray | None = None) -> float:
+                rows: np.ndarray | None = None, ratio: np.ndarray | None = None) -> float:
     """TWFE projection coefficient of ``component`` on robot given controls (FWL), optionally on
-    the cities selected by the boolean city mask ``rows`` (a split-sample regression)."""
+    the cities selected by the boolean city mask ``rows`` (a split-sample regression).
+    ``ratio``: ``component / robot`` on the full sample when the caller has it already."""
     comp, rob, ctrl = component, robot, controls
-    if rows is not None:
-        comp, rob = comp[np.repeat(rows, T)], rob[np.repeat(rows, T)]
+    if ratio is None:
+        if rows is not None:
+            sel = np.repeat(rows, T)
+            comp, rob = comp[sel], rob[sel]
+        ratio = comp / rob
+    elif rows is not None:
+        ratio = ratio[np.repeat(rows, T)]
     # exact shortcut: a component proportional to robot projects on its constant of proportion
-    ratio = comp / rob
     if np.all(np.isfinite(ratio)) and np.ptp(ratio) <= 1e-12 * max(1.0, abs(float(ratio[0]))):
         return float(ratio[0])
     comp, rob = component, robot
@@ -354,12 +365,14 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     dev = rc.standard_normal(n)
     trend_std = st.trend_std
     controls = {}
-    ctrl_noise = []
-    for name in CONTROLS:
+    cities, raw = [], []
+    for name in CONTROLS:  # the draws in stream order; the AR(1) filter then runs once for all
+        load = _CONTROL_SPEC[name][7]
+        cities.append(load * dev + np.sqrt(1 - load * load) * rc.standard_normal(n))
+        raw.append(rc.standard_normal((n, T)))
+    ctrl_noise = _ar1_filter(np.stack(raw), 0.6)
+    for name, city, noise in zip(CONTROLS, cities, ctrl_noise):
         mean, sd, form, wc, wt, we, tsign, load = _CONTROL_SPEC[name]
-        city = load * dev + np.sqrt(1 - load * load) * rc.standard_normal(n)
-        noise = _ar1(rc, (n, T), 0.6)
-        ctrl_noise.append(noise)
         z = (np.sqrt(wc) * city[:, None] + np.sqrt(wt) * tsign * trend_std[None, :]
              + np.sqrt(we) * noise)
         z = z / np.sqrt(wc + wt + we)
@@ -378,13 +391,17 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     # ---- mechanism and threshold variables ----------------------------------------
     rm = R["mechanism"]
     gp_city = 0.6 * dev + 0.8 * rm.standard_normal(n)
-    gpatent = 3.0 + 1.3 * gp_city[:, None] + 1.2 * tt[None, :] + 0.35 * _ar1(rm, (n, T), 0.5)
+    e_gp = rm.standard_normal((n, T))
     hum_z = 0.5 * dev + np.sqrt(0.75) * rm.standard_normal(n)
-    hum = np.exp(np.log(0.012) + 0.85 * hum_z[:, None] + 0.25 * tt[None, :]
-                 + 0.08 * _ar1(rm, (n, T), 0.5))
+    e_hum = rm.standard_normal((n, T))
     int_city = 0.6 * dev + 0.8 * rm.standard_normal(n)
+    e_int = rm.standard_normal((n, T))
+    ar_gp, ar_hum, ar_int = _ar1_filter(np.stack([e_gp, e_hum, e_int]), 0.5)
+    gpatent = 3.0 + 1.3 * gp_city[:, None] + 1.2 * tt[None, :] + 0.35 * ar_gp
+    hum = np.exp(np.log(0.012) + 0.85 * hum_z[:, None] + 0.25 * tt[None, :]
+                 + 0.08 * ar_hum)
     internet = 1.0 / (1.0 + np.exp(-(-2.6 + 2.2 * tt[None, :] + 0.6 * int_city[:, None]
-                                     + 0.15 * _ar1(rm, (n, T), 0.5))))
+                                     + 0.15 * ar_int)))
 
     # ---- groupings ---------------------------------------------------------------
     res_latent = -manuf_z + 0.8 * (region_code != 0) + 0.8 * rm.standard_normal(n)
@@ -447,14 +464,15 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     rf = R["factors"]
     size_i = controls["lnpop"].mean(axis=1) - CONTROL_MEAN_LNPOP
     sf = p["sigma_factors"]
-    lnL = 3.0 + size_i[:, None] + 0.01 * (years - first)[None, :] + sf * _ar1(rf, (n, T), 0.7)
-    lnK = 4.0 + size_i[:, None] + 0.08 * (years - first)[None, :] + sf * _ar1(rf, (n, T), 0.7)
-    lnE_supply = 2.0 + size_i[:, None] + 0.04 * (years - first)[None, :] + sf * _ar1(rf, (n, T), 0.7)
+    ar_L, ar_K, ar_E = _ar1_filter(np.stack([rf.standard_normal((n, T)) for _ in range(3)]), 0.7)
+    lnL = 3.0 + size_i[:, None] + 0.01 * (years - first)[None, :] + sf * ar_L
+    lnK = 4.0 + size_i[:, None] + 0.08 * (years - first)[None, :] + sf * ar_K
+    lnE_supply = 2.0 + size_i[:, None] + 0.04 * (years - first)[None, :] + sf * ar_E
     m0 = 1.0 + size_i
     lnM = m0[:, None] + robot_part + pilot_part
     rp = R["productivity"]
     ln_phi = p["indco_city_sd"] * _std_lognormal(rp.standard_normal(n), p["indco_city_skew"])
-    ctrl_idx = np.tensordot(_CTRL_LOADINGS, np.stack(ctrl_noise), axes=1)
+    ctrl_idx = np.tensordot(_CTRL_LOADINGS, ctrl_noise, axes=1)
     lnA = (-p["indco_trend"] * tt[None, :] + p["ctrl_effect"] * ctrl_idx
            + p["sigma_A"] * _ar1(rp, (n, T), p["rho_A"]))
     if p["industry_residual"] != 0.0:
@@ -704,11 +722,13 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
             truth[f"robot_lag{lag}"] = base * wl
         truth["robot_cumulative"] = base * float(w_lag.sum())
     # split samples (the heterogeneity tables): TWFE projection within each group
+    ratio = comp / rob
     for g in GROUPINGS:
         for v in (0, 1):
             mask = groups[g] == v
             if mask.sum() >= 2:
-                truth[f"robot|{g}={v}"] = _projection(comp, rob, X_ctrl, n, T, rows=mask)
+                truth[f"robot|{g}={v}"] = _projection(comp, rob, X_ctrl, n, T, rows=mask,
+                                                      ratio=ratio)
     # thresholds: the estimand of the threshold regression (24) at the true threshold phi, i.e.
     # the joint TWFE projection of the structural component on robot x 1(T <= phi) and
     # robot x 1(T > phi) given the controls (as "robot" is for (18)); the unweighted regime means
@@ -733,11 +753,15 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
     treated = D > 0
     truth["did"] = float(eff_pilot[treated].mean()) if treated.any() else float("nan")
     if treated.any():
-        ev = np.where(treated, years[None, :] - adopt[:, None], -1)
-        for k in range(0, int(ev.max()) + 1):
-            sel = ev == k
-            if sel.any():
-                truth[f"did_e{k}"] = float(eff_pilot[sel].mean())
+        # event time of the treated cells (>= 0), grouped by a stable sort: each group's cells
+        # in the panel's order, as a boolean selection would give them
+        ev = (years[None, :] - adopt[:, None])[treated]
+        order = np.argsort(ev, kind="stable")
+        ev_s, eff_s = ev[order], eff_pilot[treated][order]
+        bounds = np.searchsorted(ev_s, np.arange(0, int(ev_s[-1]) + 2))
+        for k in range(0, int(ev_s[-1]) + 1):
+            if bounds[k + 1] > bounds[k]:
+                truth[f"did_e{k}"] = float(eff_s[bounds[k]:bounds[k + 1]].mean())
     return truth
 
 

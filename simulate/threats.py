@@ -171,7 +171,11 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
             total = avail.sum()
             if total == 0:
                 break
-            k = int(rng.choice(n_prov, p=avail / total))
+            # rng.choice(n_prov, p=avail / total), by its own inverse-CDF step (same draw,
+            # same stream; without choice()'s argument checks)
+            cdf = (avail / total).cumsum()
+            cdf /= cdf[-1]
+            k = int(cdf.searchsorted(rng.random(), side="right"))
             size = int(rng.integers(1, 5))
         mk = members[k]
         cand = mk[free[mk]]
