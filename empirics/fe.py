@@ -471,7 +471,10 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     M[:, 1 + kx : 1 + kx + ke] = frame.endog
     M[:, 1 + kx + ke :] = frame.Z
     w = frame.weights
-    means = np.average(M, axis=0, weights=w) if M.size else np.zeros(M.shape[1])
+    if not M.size:
+        means = np.zeros(M.shape[1])
+    else:
+        means = M.mean(axis=0) if w is None else np.average(M, axis=0, weights=w)
     sw0 = np.sqrt(w) if w is not None else None
     dev = (M - means) if sw0 is None else (M - means) * sw0[:, None]
     spread = np.sqrt(np.einsum("ij,ij->j", dev, dev))

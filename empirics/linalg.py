@@ -241,7 +241,8 @@ def qr_lstsq(
     # pivoted Householder QR of the unit-norm columns straight from LAPACK (the routine scipy's
     # qr(pivoting=True) calls), without forming Q: Q'y is applied from the reflectors (ormqr)
     Xs = np.asfortranarray(Xw / colnorm)  # no copy when X is column-major already
-    if not np.isfinite(Xs).all():
+    # finite column norms imply finite entries, each at most 1 in absolute value after scaling
+    if not np.isfinite(colnorm).all() and not np.isfinite(Xs).all():
         raise ValueError("array must not contain infs or NaNs")  # as scipy.linalg.qr did
     geqp3, ormqr = _lapack_qr()
     qr, jpvt, tau, _, info = geqp3(Xs, lwork=2 * k + (k + 1) * 64, overwrite_a=1)
