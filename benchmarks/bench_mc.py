@@ -12,7 +12,9 @@ each estimator on that same draw, so the three loops see identical data and the 
   vcov={"CRV1": "city"})``;
 - ``linearmodels``: draw + ``PanelOLS(..., entity_effects=True, time_effects=True)
   .fit(cov_type="clustered", cluster_entity=True)``;
-- ``fit_only``: the estimators' share of the loop;
+- ``fit_only``: the estimators' share of the loop (with the panel DataFrame's construction,
+  ``panel_ms``, for each estimator that reads ``Draw.panel``: the design builds it lazily,
+  on first access, and ``reads_panel`` says which estimators do);
 
 then ``diagnose(design, ["twfe"], sims, seed, jobs=J)`` wall time (pool start included). Every
 loop uses the same replication streams, and the three estimates of the first draw are printed
@@ -60,25 +62,43 @@ def _ours_fit(draw):
     return float(r.params[0]), float(np.sqrt(r.cov[0, 0]))
 
 
+def _reads_panel(design, fn) -> bool:
+    """Whether ``fn`` reads ``Draw.panel``, which the design may build lazily (on first access):
+    then the DataFrame's construction belongs to that estimator's loop."""
+    draw = design.draw(np.random.default_rng(0))
+    if getattr(draw, "panel_built", True):
+        return True
+    fn(draw)
+    return bool(draw.panel_built)
+
+
 def _interleaved(design, reps, fits, seed=1):
-    """Per replication: time the draw, then each estimator on that same draw. The loop time of
-    estimator m is sum(draw) + sum(fit_m): every estimator sees identical data, and a change in
-    machine load during the run hits all of them alike."""
+    """Per replication: time the draw, then the panel DataFrame (built lazily by the draw), then
+    each estimator on that same draw. The loop time of estimator m is sum(draw) + sum(fit_m),
+    plus sum(panel) when m reads the DataFrame: every estimator sees identical data, and a change
+    in machine load during the run hits all of them alike."""
     for fn in fits.values():  # warm-up (imports, JIT compilation) outside the timing
         fn(design.draw(np.random.default_rng(0)))
-    t_draw = 0.0
+    reads = {name: _reads_panel(design, fn) for name, fn in fits.items()}
+    t_draw = t_panel = 0.0
     t_fit = dict.fromkeys(fits, 0.0)
     first = {}
     for r in range(reps):
         t0 = time.perf_counter()
         draw = design.draw(replication_rng(seed, 0, r, keyed_by_cell=False))
         t_draw += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _ = draw.panel
+        t_panel += time.perf_counter() - t0
         for name, fn in fits.items():
             t0 = time.perf_counter()
             out = fn(draw)
             t_fit[name] += time.perf_counter() - t0
             first.setdefault(name, out)
-    return t_draw, t_fit, first
+    for name in fits:
+        if reads[name]:
+            t_fit[name] += t_panel
+    return t_draw, t_panel, t_fit, reads, first
 
 
 def main(argv=None) -> int:
@@ -98,13 +118,15 @@ def main(argv=None) -> int:
         design.draw(np.random.default_rng(0))
         out["warm_up_seconds"] = time.perf_counter() - t0
         fits = {"ours": _ours_fit, "pyfixest": _pf_fit, "linearmodels": _lm_fit}
-        t_draw, t_fit, first = _interleaved(design, args.reps, fits)
+        t_draw, t_panel, t_fit, reads, first = _interleaved(design, args.reps, fits)
     rows = {k: args.reps / (t_draw + t) for k, t in t_fit.items()}
     rows["gen"] = args.reps / t_draw
     out["replications_per_second"] = rows
     out["ratio_ours_vs_pyfixest"] = rows["ours"] / rows["pyfixest"]
     out["ratio_ours_vs_linearmodels"] = rows["ours"] / rows["linearmodels"]
     out["generation_ms"] = 1e3 * t_draw / args.reps
+    out["panel_ms"] = 1e3 * t_panel / args.reps
+    out["reads_panel"] = reads
     out["fit_only_ms"] = {k: 1e3 * t / args.reps for k, t in t_fit.items()}
     out["fit_only_ratio_vs_pyfixest"] = t_fit["pyfixest"] / t_fit["ours"]
     out["fit_only_ratio_vs_linearmodels"] = t_fit["linearmodels"] / t_fit["ours"]
