@@ -482,7 +482,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         nu = R["threats"].standard_normal((J, T))
         scale = np.sqrt(np.mean(np.sum(shares**2, axis=1)))
         lnA = lnA + p["industry_residual"] * (shares @ nu) / scale
-    lnE, lnY = _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I_city[:, None], s_E, rp)
+    # one frontier for all cities (no het threat): pass it as a scalar, saving the broadcasts
+    I_arg = float(I_u[0]) if I_u.size == 1 else I_city[:, None]
+    lnE, lnY = _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I_arg, s_E, rp)
     # calibrated level: emission factor times energy; ln indco = ln phi + ln E - ln Y + level
     level = p["indco_level"] - st.reference_level
     ln_co2 = level + ln_phi[:, None] + lnE
@@ -569,19 +571,18 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         "robot": rob,
     }
     return Draw(truth=truth, arrays=arrays,
-                panel_fn=functools.partial(_build_panel, st.n, st.T, st.first, st.last, cols))
+                panel_fn=functools.partial(_build_panel, st.panel_ids, cols))
 
 
-def _build_panel(n: int, T: int, first: int, last: int, cols: dict) -> pd.DataFrame:
-    """The draw's DataFrame: identifiers first, then the columns of ``cols`` in order."""
-    sizes = _province_sizes(n)
-    prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
+def _build_panel(ids: tuple, cols: dict) -> pd.DataFrame:
+    """The draw's DataFrame: identifiers (city, year, province codes, region codes) first, then
+    the columns of ``cols`` in order."""
+    city, year, prov_codes, region_codes = ids
     head = {
-        "city": np.repeat(np.arange(1, n + 1), T),
-        "year": np.tile(np.arange(first, last + 1), n),
-        "province": pd.Categorical.from_codes(np.repeat(prov_idx, T), dtype=_PROV_DTYPE),
-        "region": pd.Categorical.from_codes(np.repeat(_PROV_REGION[prov_idx], T),
-                                            dtype=_REGION_DTYPE),
+        "city": city,
+        "year": year,
+        "province": pd.Categorical.from_codes(prov_codes.copy(), dtype=_PROV_DTYPE),
+        "region": pd.Categorical.from_codes(region_codes.copy(), dtype=_REGION_DTYPE),
     }
     head.update(cols)
     return pd.DataFrame(head)
@@ -632,6 +633,10 @@ def _static(key: tuple) -> _Static:
     s.entity = np.repeat(np.arange(n), T)
     s.time = np.tile(np.arange(T), n)
     s.group = np.repeat(prov_idx, T).astype(np.int64)
+    s.panel_ids = (np.repeat(np.arange(1, n + 1), T), np.tile(years, n), np.repeat(prov_idx, T),
+                   np.repeat(region_code, T))
+    for v in s.panel_ids:
+        v.flags.writeable = False
     s.reference_level = _reference_level(theory_functions(), {"alpha": alpha, "beta": beta,
                                                               "I": I, "N": N})
     for v in vars(s).values():  # shared by every draw: read-only
@@ -706,8 +711,9 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
     """The estimands, computed from the theory's elasticity for the generated data."""
     truth: dict[str, float] = {}
     comp = (elas[:, None] * link).ravel()
-    truth["robot"] = _projection(comp, rob, X_ctrl, n, T)
-    truth["robot_nocontrols"] = _projection(comp, rob, X_ctrl[:, :0], n, T)
+    ratio = comp / rob
+    truth["robot"] = _projection(comp, rob, X_ctrl, n, T, ratio=ratio)
+    truth["robot_nocontrols"] = _projection(comp, rob, X_ctrl[:, :0], n, T, ratio=ratio)
     truth["robot_ame"] = float(np.mean(np.broadcast_to(marginal, (n, T))))
     # effect on ln CO2 (the lnco robustness outcome): d ln E / d ln M = (elas + s_M) / (1 - s_E)
     elas_E = (elas + s_M) / (1 - s_E)
@@ -722,7 +728,6 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
             truth[f"robot_lag{lag}"] = base * wl
         truth["robot_cumulative"] = base * float(w_lag.sum())
     # split samples (the heterogeneity tables): TWFE projection within each group
-    ratio = comp / rob
     for g in GROUPINGS:
         for v in (0, 1):
             mask = groups[g] == v
