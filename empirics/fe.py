@@ -476,16 +476,20 @@ def transform(frame: ModelFrame, *, intercept: bool) -> Transformed:
     else:
         means = M.mean(axis=0) if w is None else np.average(M, axis=0, weights=w)
     sw0 = np.sqrt(w) if w is not None else None
-    dev = (M - means) if sw0 is None else (M - means) * sw0[:, None]
-    spread = np.sqrt(np.einsum("ij,ij->j", dev, dev))
     if frame.fe_codes:
         Md, info = linalg.demean(M, frame.fe_codes, w)
         if not info.converged:
             raise InputError(
                 f"the fixed-effect projections did not converge in {info.iterations} iterations"
             )
+        dev = M  # M is no longer needed (demean returned a new array): centre it in place
+        dev -= means
     else:
         Md, info = M, linalg.DemeanInfo("none", 0, True)
+        dev = M - means
+    if sw0 is not None:
+        dev = dev * sw0[:, None]
+    spread = np.sqrt(np.einsum("ij,ij->j", dev, dev))
     y = Md[:, 0]
     X = Md[:, 1 : 1 + kx]
     E = Md[:, 1 + kx : 1 + kx + ke]
