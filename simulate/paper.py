@@ -728,12 +728,16 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
             truth[f"robot_lag{lag}"] = base * wl
         truth["robot_cumulative"] = base * float(w_lag.sum())
     # split samples (the heterogeneity tables): TWFE projection within each group
+    # a component proportional to robot on the whole sample (spread of the ratio <= 1e-12) is
+    # so on every subsample, where _projection's shortcut returns the ratio of its first cell
+    proportional = bool(np.all(np.isfinite(ratio))) and float(np.ptp(ratio)) <= 1e-12
     for g in GROUPINGS:
         for v in (0, 1):
             mask = groups[g] == v
             if mask.sum() >= 2:
-                truth[f"robot|{g}={v}"] = _projection(comp, rob, X_ctrl, n, T, rows=mask,
-                                                      ratio=ratio)
+                truth[f"robot|{g}={v}"] = (
+                    float(ratio[int(np.argmax(mask)) * T]) if proportional
+                    else _projection(comp, rob, X_ctrl, n, T, rows=mask, ratio=ratio))
     # thresholds: the estimand of the threshold regression (24) at the true threshold phi, i.e.
     # the joint TWFE projection of the structural component on robot x 1(T <= phi) and
     # robot x 1(T > phi) given the controls (as "robot" is for (18)); the unweighted regime means
