@@ -9,11 +9,11 @@ All three give the same coefficients and clustered SEs (checked here, rtol 1e-6)
 are timed in interleaved rounds (``--block`` consecutive calls each), so that load from other
 processes on a shared machine falls on all of them alike.
 
-Measured 2026-11-28 on the shared 2-core development machine (load average 1-3), ``--repeat 30``:
-``fe.fit`` 2.6 ms, ``fe.twfe_fast`` 1.2 ms, pyfixest ``feols`` 47 ms, linearmodels ``PanelOLS``
-110 ms, i.e. pyfixest / ``fe.fit`` = 18x (8.5x before the fit path was optimised, same harness
-and run conditions: 4.8 ms vs 41 ms). Absolute times move with the machine's load; the ratios
-much less.
+Measured 2026-11-28 on the shared 2-core development machine (load average 1.6), one run of
+``--repeat 30``: ``fe.fit`` 2.7 ms, ``fe.twfe_fast`` 1.1 ms, pyfixest ``feols`` 47 ms,
+linearmodels ``PanelOLS`` 108 ms, i.e. pyfixest / ``fe.fit`` = 17.6x; the fit path before its
+optimisation, run right before in the same harness: 6.4 ms vs pyfixest 50 ms (7.8x). Absolute
+times move with the machine's load; the ratios much less.
 """
 
 from __future__ import annotations
