@@ -25,9 +25,9 @@ DESCRIPTION = (
 def add_arguments(parser) -> None:
     parser.add_argument("--data", required=True, help="panel file (CSV, Parquet, .dta, .xlsx)")
     parser.add_argument("--y", required=True, help="outcome column")
-    parser.add_argument("--regime", required=True, nargs="+", help="regime-dependent regressor column(s) x")
+    parser.add_argument("--regime", required=True, nargs="+", help="regime-dependent regressor column(s) x (space- or comma-separated)")
     parser.add_argument("--q", required=True, help="threshold variable column")
-    parser.add_argument("--x", nargs="*", default=[], help="regime-independent control columns w")
+    parser.add_argument("--x", nargs="*", default=[], help="regime-independent control columns w (space- or comma-separated)")
     parser.add_argument("--entity", required=True, help="entity column (fixed effects and clusters)")
     parser.add_argument("--time", required=True, help="time column")
     parser.add_argument("--time-effects", action="store_true", help="add time fixed effects")
@@ -104,6 +104,9 @@ def run(args) -> int:
     t0 = _time.time()
     from robocarbon.empirics.data import load_panel
 
+    # columns may be given space- or comma-separated (as --controls elsewhere)
+    args.regime = [c for a in args.regime for c in a.split(",") if c]
+    args.x = [c for a in args.x for c in a.split(",") if c]
     cols = [args.y, *args.regime, args.q, *args.x]
     df = load_panel(args.data, columns=cols)
     for c in (args.entity, args.time):
