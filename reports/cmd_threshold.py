@@ -83,7 +83,8 @@ def summary(res: Result) -> dict:
     }
 
 
-def _print(res: Result, out=sys.stdout) -> None:
+def _print(res: Result, out=None) -> None:
+    out = sys.stdout if out is None else out  # looked up at call time (pytest swaps it)
     dg = res.diagnostics
     print(f"Hansen panel threshold model: {res.nobs} obs, {dg['n_entities']} entities, "
           f"{dg['candidates']} candidates ({dg['search']}), trim {dg['trim']}", file=out)
