@@ -95,20 +95,33 @@ def test_panel_is_lazy_and_matches_arrays():
 def test_cached_theory_expressions_equal_the_derivation(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBOCARBON_THEORY_CACHE", str(tmp_path))
     tn._expressions.cache_clear()
+    tn._fn.cache_clear()
     try:
         derived = tn._expressions()  # derives and writes the cache file
         files = list(tmp_path.glob("theory-numeric-*.pickle"))
         assert len(files) == 1
         tn._expressions.cache_clear()
+        tn._fn.cache_clear()
         cached = tn._expressions()  # reads it back
         assert cached is not derived
         fresh = tn._table()
         assert set(cached) == set(fresh)
+        rng = np.random.default_rng(0)
         for name, (args, ex) in fresh.items():
-            c_args, c_ex = cached[name]
+            c_args, c_ex = pickle.loads(cached[name]["expr"])
             assert tuple(c_args) == tuple(args), name
-            assert c_ex == tn._paper_expr(ex), name  # structurally the same expression
-        # the functions evaluate the same from either
+            ex = tn._paper_expr(ex)
+            assert c_ex == ex, name  # structurally the same expression
+            assert tn.expression(name) == ex, name
+            assert cached[name]["source"], name  # the function comes from the cached code
+            # ... which computes what lambdify of the derivation computes, to the bit
+            vals = [rng.uniform(0.05, 0.3, 50) if str(a) in ("alpha", "beta")
+                    else rng.uniform(0.1, 0.9, 50) if str(a) == "I"
+                    else np.ones(50) if str(a) == "N" else rng.uniform(0.5, 3.0, 50)
+                    for a in args]
+            ref = sp.lambdify(args, ex, "numpy")(*vals)
+            np.testing.assert_array_equal(np.broadcast_to(tn._fn(name)(*vals), np.shape(ref)),
+                                          ref, err_msg=name)
         x = dict(alpha=0.3, beta=0.5, I=0.2, N=1.0)
         assert tn.elasticity_indco_M(**x) == pytest.approx(-0.5 * 0.2, rel=1e-15)
         # a corrupt cache file is ignored (derived afresh), not an error
@@ -118,3 +131,20 @@ def test_cached_theory_expressions_equal_the_derivation(tmp_path, monkeypatch):
     finally:
         tn._expressions.cache_clear()
         tn._fn.cache_clear()
+
+
+def test_a_cached_process_does_not_import_sympy():
+    import subprocess
+    import sys
+
+    tn._expressions()  # writes the cache file unless it exists (or the cache is off)
+    path = tn._cache_file()
+    if path is None or not path.is_file():
+        pytest.skip("theory cache disabled or not writable here")
+    code = ("import sys, numpy as np\n"
+            "from robocarbon.simulate.design import get_design\n"
+            "get_design('paper', n_cities=40).draw(np.random.default_rng(0))\n"
+            "print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import inspect
 import os
 import pickle
 import sys
@@ -21,12 +23,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import sympy as sp
 
-from . import primitives as P
-from .claims import automation_margin, energy_regimes, eta, level_slope, lnM, lnPe, robot
-from .derive import derivation, solve_linear
-from .primitives import PAPER, to_paper
+# sympy and the derivation are imported where they are needed: a process that finds the
+# lambdified functions in the cache (see _cache_file) never imports sympy
 
 __all__ = [
     "log_output", "factor_shares", "log_carbon_intensity", "elasticity_indco_M", "log_tfp",
@@ -35,22 +34,47 @@ __all__ = [
 ]
 
 REGIMES = ("fixed_energy", "priced_energy", "elastic_energy")
-lnA_sym = sp.Symbol("lnA", real=True)
-log_gap = sp.Symbol("log_gamma_ratio", real=True)   # ln gamma_m(I) - ln gamma_L(I)
 
-_PAR = (P.alpha, P.beta, P.I, P.N)
+
+@functools.lru_cache(maxsize=1)
+def _symbols() -> dict:
+    import sympy as sp
+
+    return {"lnA_sym": sp.Symbol("lnA", real=True),
+            "log_gap": sp.Symbol("log_gamma_ratio", real=True)}  # ln gamma_m(I) - ln gamma_L(I)
+
+
+def __getattr__(name: str):
+    # the module's sympy symbols lnA_sym and log_gap, created (and sympy imported) on first use
+    if name in ("lnA_sym", "log_gap"):
+        return _symbols()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _paper_expr(ex):
     """An expression in the paper's symbols with ``int ln gamma`` replaced by ``lnA``."""
+    import sympy as sp
+
+    from .derive import derivation
+    from .primitives import PAPER, to_paper
+
     d = derivation(PAPER)
-    ex = sp.sympify(ex).xreplace({d["int_gamma_m"]: lnA_sym, d["int_gamma_L"]: 0})
+    ex = sp.sympify(ex).xreplace({d["int_gamma_m"]: _symbols()["lnA_sym"], d["int_gamma_L"]: 0})
     return to_paper(ex)
 
 
 def _table() -> dict:
     """{name: (argument symbols, raw expression)} of every numeric function (the slow part: it
     runs the derivation)."""
+    import sympy as sp
+
+    from . import primitives as P
+    from .claims import automation_margin, energy_regimes, eta, level_slope, lnM, lnPe, robot
+    from .derive import derivation, solve_linear
+    from .primitives import PAPER
+
+    lnA_sym, log_gap = _symbols()["lnA_sym"], _symbols()["log_gap"]
+    _PAR = (P.alpha, P.beta, P.I, P.N)
     d = derivation(PAPER)
     reg = energy_regimes(PAPER)
     aut = automation_margin(PAPER)
@@ -94,26 +118,49 @@ def _cache_file() -> Path | None:
     base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME")
                                       or Path.home() / ".cache") / "robocarbon"
     h = hashlib.sha256()
-    h.update(f"{sp.__version__}|{sys.version_info[:2]}".encode())
+    h.update(f"{importlib.metadata.version('sympy')}|{np.__version__}|{sys.version_info[:2]}"
+             .encode())
     for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return base / f"theory-numeric-{h.hexdigest()[:24]}.pickle"
 
 
+def _lambdified(name: str, args, ex) -> dict:
+    """The cache entry of one function: the source sympy.lambdify generates for ``ex`` with the
+    numpy functions it calls, and the pickled (args, expression)."""
+    import sympy as sp
+
+    fn = sp.lambdify(args, ex, "numpy")
+    entry = {"expr": pickle.dumps((tuple(args), ex), protocol=pickle.HIGHEST_PROTOCOL),
+             "source": None, "names": ()}
+    try:
+        source = inspect.getsource(fn)
+        names = tuple(n for n in fn.__code__.co_names if n in fn.__globals__)
+        # only when every global the code uses is numpy's own object (or a builtin)
+        if all(getattr(np, n, None) is fn.__globals__[n] for n in names):
+            entry["source"], entry["names"] = source, names
+    except (OSError, TypeError):  # pragma: no cover - no source: lambdify again when loaded
+        pass
+    return entry
+
+
 @functools.lru_cache(maxsize=1)
 def _expressions() -> dict:
-    """{name: (argument symbols, expression in the paper's symbols)}: derived from the sympy
-    objects of :mod:`robocarbon.theory.derive` and :mod:`robocarbon.theory.claims` (seconds),
-    or read back from the pickle a previous process wrote of exactly those objects (keyed by
-    the theory's source; see :func:`_cache_file`)."""
+    """{name: entry} for every numeric function: ``entry["expr"]`` the pickled (argument
+    symbols, expression in the paper's symbols), derived from the sympy objects of
+    :mod:`robocarbon.theory.derive` and :mod:`robocarbon.theory.claims` (seconds), and
+    ``entry["source"]`` the code ``sympy.lambdify`` generates for it; or all of this read back
+    from the file a previous process wrote of exactly those objects (keyed by the theory's
+    source; see :func:`_cache_file`)."""
     path = None
     try:
         path = _cache_file()
         if path is not None and path.is_file():
             with open(path, "rb") as fh:
                 out = pickle.load(fh)
-            if isinstance(out, dict) and out:
+            if isinstance(out, dict) and out and all(
+                    isinstance(v, dict) and "expr" in v for v in out.values()):
                 return out
     except Exception:  # an unreadable or stale cache: derive afresh
         pass
@@ -123,7 +170,7 @@ def _expressions() -> dict:
         extra = ex.free_symbols - set(args)
         if extra:  # pragma: no cover - guards against an expression the table did not foresee
             raise RuntimeError(f"{name}: unexpected free symbols {extra}")
-        out[name] = (tuple(args), ex)
+        out[name] = _lambdified(name, args, ex)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,13 +189,21 @@ def _expressions() -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _fn(name: str):
-    args, ex = _expressions()[name]
-    return sp.lambdify(args, ex, "numpy"), ex
+    """The numpy function of ``name``: lambdify's code for the theory's expression."""
+    entry = _expressions()[name]
+    if entry.get("source"):
+        ns = {n: getattr(np, n) for n in entry["names"]}
+        exec(compile(entry["source"], f"<robocarbon.theory.numeric:{name}>", "exec"), ns)
+        return ns["_lambdifygenerated"]
+    import sympy as sp
+
+    args, ex = pickle.loads(entry["expr"])
+    return sp.lambdify(args, ex, "numpy")
 
 
-def expression(name: str) -> sp.Expr:
+def expression(name: str):
     """The sympy expression behind a numeric function (for tests and reports)."""
-    return _fn(name)[1]
+    return pickle.loads(_expressions()[name]["expr"])[1]
 
 
 def _check(alpha, beta, I, N, **pos):
@@ -178,7 +233,7 @@ def log_output(K, L, M, E, alpha, beta, I, N, lnA):
     """
     _check(alpha, beta, I, N, K=K, L=L, M=M, E=E)
     args = (K, L, M, E, alpha, beta, I, N, lnA)
-    return _out(_fn("log_output")[0](*args), *args)
+    return _out(_fn("log_output")(*args), *args)
 
 
 def log_carbon_intensity(K, L, M, E, alpha, beta, I, N, lnA):
@@ -191,21 +246,21 @@ def log_carbon_intensity(K, L, M, E, alpha, beta, I, N, lnA):
     """
     _check(alpha, beta, I, N, K=K, L=L, M=M, E=E)
     args = (K, L, M, E, alpha, beta, I, N, lnA)
-    return _out(_fn("log_carbon_intensity")[0](*args), *args)
+    return _out(_fn("log_carbon_intensity")(*args), *args)
 
 
 def log_tfp(alpha, beta, I, N, lnA):
     """ln TFP of equation (15)."""
     _check(alpha, beta, I, N)
     args = (alpha, beta, I, N, lnA)
-    return _out(_fn("log_tfp")[0](*args), *args)
+    return _out(_fn("log_tfp")(*args), *args)
 
 
 def gamma_0(alpha, beta, I, N):
     """The derived constant gamma_0 of (17) (non-positive)."""
     _check(alpha, beta, I, N)
     args = (alpha, beta, I, N)
-    return _out(_fn("gamma_0")[0](*args), *args)
+    return _out(_fn("gamma_0")(*args), *args)
 
 
 def factor_shares(alpha, beta, I, N) -> dict:
@@ -213,7 +268,7 @@ def factor_shares(alpha, beta, I, N) -> dict:
     common shape of the inputs; they sum to one."""
     _check(alpha, beta, I, N)
     args = (alpha, beta, I, N)
-    return {key: _out(_fn(f"share_{key}")[0](*args), *args)
+    return {key: _out(_fn(f"share_{key}")(*args), *args)
             for key in ("capital", "labour", "robots", "energy")}
 
 
@@ -221,7 +276,7 @@ def factor_prices(Y, K, L, M, E, alpha, beta, I, N) -> dict:
     """Equilibrium factor prices dict(R, W, P_m, P_e) from (3)-(6) (numeraire: price index)."""
     _check(alpha, beta, I, N, Y=Y, K=K, L=L, M=M, E=E)
     args = (Y, K, L, M, E, alpha, beta, I, N)
-    return {key: _out(_fn(f"price_{key}")[0](*args), *args) for key in ("R", "W", "P_m", "P_e")}
+    return {key: _out(_fn(f"price_{key}")(*args), *args) for key in ("R", "W", "P_m", "P_e")}
 
 
 def elasticity_indco_M(alpha, beta, I, N, regime="fixed_energy", supply_elasticity=None):
@@ -244,21 +299,21 @@ def elasticity_indco_M(alpha, beta, I, N, regime="fixed_energy", supply_elastici
             raise ValueError("regime 'elastic_energy' needs supply_elasticity")
         _check(alpha, beta, I, N, supply_elasticity=supply_elasticity)
         args = args + (supply_elasticity,)
-    return _out(_fn(regime)[0](*args), *args)
+    return _out(_fn(regime)(*args), *args)
 
 
 def log_energy_priced(K, L, M, P_e, alpha, beta, I, N, lnA):
     """Optimal ln E when energy is bought at price P_e (P_e = dY/dE)."""
     _check(alpha, beta, I, N, K=K, L=L, M=M, P_e=P_e)
     args = (K, L, M, P_e, alpha, beta, I, N, lnA)
-    return _out(_fn("log_energy_priced")[0](*args), *args)
+    return _out(_fn("log_energy_priced")(*args), *args)
 
 
 def log_carbon_intensity_priced(P_e, alpha, beta, I, N):
     """ln(E/Y) at optimal energy and price P_e: ln(1-alpha-beta) - ln P_e (no robot term)."""
     _check(alpha, beta, I, N, P_e=P_e)
     args = (P_e, alpha, beta, I, N)
-    return _out(_fn("log_intensity_priced")[0](*args), *args)
+    return _out(_fn("log_intensity_priced")(*args), *args)
 
 
 def elasticity_indco_I(L, M, alpha, beta, I, N, log_gamma_ratio):
@@ -271,7 +326,7 @@ def elasticity_indco_I(L, M, alpha, beta, I, N, log_gamma_ratio):
     """
     _check(alpha, beta, I, N, L=L, M=M)
     args = (L, M, alpha, beta, I, N, log_gamma_ratio)
-    return _out(_fn("dln_indco_dI")[0](*args), *args)
+    return _out(_fn("dln_indco_dI")(*args), *args)
 
 
 def implied_robot_share(b1, robot):
@@ -282,4 +337,4 @@ def implied_robot_share(b1, robot):
     Solves b1 = d ln indco / d robot = -beta(I-N+1)/robot (claim log_versus_level) for
     beta(I-N+1), i.e. -b1 * robot.
     """
-    return _out(_fn("implied_robot_share")[0](b1, robot), b1, robot)
+    return _out(_fn("implied_robot_share")(b1, robot), b1, robot)
