@@ -165,9 +165,12 @@ def _present_controls(draw) -> list[str]:
     cached = getattr(draw, "_mc_controls", None)
     if cached is not None:
         return list(cached)
-    panel = getattr(draw, "panel", None)
     arr = _arrays(draw)
-    have = set(arr) | (set(panel.columns) if panel is not None else set())
+    have = set(arr) | {str(v) for v in arr.get("X_names", ())}
+    if not all(c in have for c in CONTROLS):
+        # only then look at the panel (a lazy Draw builds its DataFrame on first access)
+        panel = getattr(draw, "panel", None)
+        have |= set(panel.columns) if panel is not None else set()
     out = [c for c in CONTROLS if c in have]
     try:
         object.__setattr__(draw, "_mc_controls", tuple(out))
