@@ -180,9 +180,15 @@ def _present_controls(draw) -> list[str]:
 
 
 def _layout(draw):
+    """The draw's :class:`fastpath.PanelLayout`: ``Draw.arrays["layout"]`` when the design
+    provides one (computed once per design, shared and read-only), else classified from the
+    entity and time codes (and cached on the draw)."""
     cache = getattr(draw, "_mc_layout", None)
     if cache is not None:
         return cache
+    lay = _arrays(draw).get("layout")
+    if isinstance(lay, fastpath.PanelLayout):
+        return lay
     lay = fastpath.panel_layout(entity_codes(draw), time_codes(draw))
     try:
         object.__setattr__(draw, "_mc_layout", lay)

@@ -20,11 +20,14 @@ Tests and intervals use a t distribution with G - 1 degrees of freedom.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import linalg as sla
+from scipy.linalg.lapack import dpotrf, dpotri
 
 from robocarbon.empirics.errors import InputError
 from robocarbon.empirics.linalg import demean as _demean_general
@@ -55,6 +58,22 @@ class PanelLayout:
     time: np.ndarray
     n_entity: int
     n_time: int
+    #: per-layout constants computed on first use (ones vectors, cluster setup); never part of
+    #: equality, and only ever filled with values derived from the fields above
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def ones(self, m: int) -> np.ndarray:
+        """A read-only vector of ``m`` ones (cached)."""
+        key = ("ones", m)
+        v = self.cache.get(key)
+        if v is None:
+            v = np.ones(m)
+            v.setflags(write=False)
+            self.cache[key] = v
+        return v
+
+
+_NONFINITE = "non-finite values in y or X (the fast path takes complete data)"
 
 
 def panel_layout(entity: np.ndarray, time: np.ndarray) -> PanelLayout:
@@ -79,6 +98,43 @@ def panel_layout(entity: np.ndarray, time: np.ndarray) -> PanelLayout:
     return PanelLayout(kind, entity, time, G, T)
 
 
+def _grid_within(M: np.ndarray, layout: PanelLayout) -> np.ndarray:
+    """Exact two-way within transform of the columns of ``M`` (n x p) when the rows form the
+    entity x time grid: x - mean_entity - (mean_time - mean).
+
+    Written for speed on row-major data with few columns: entity sums by one batched
+    vector-matrix product, time sums by one matrix-vector product, the entity means broadcast
+    by ``np.repeat`` (a strided broadcast with a short inner loop costs twice as much) and the
+    time deviations subtracted along rows of length T p."""
+    G, T = layout.n_entity, layout.n_time
+    p = M.shape[1]
+    C = M.reshape(G, T, p)
+    me = np.matmul(layout.ones(T), C)  # entity sums, G x p
+    me /= T
+    mt = layout.ones(G) @ M.reshape(G, T * p)  # time sums, T p
+    mt /= G
+    mt = mt.reshape(T, p)
+    dev = mt - np.add.reduce(mt, axis=0) / T  # time means minus the grand mean, T x p
+    out = np.repeat(me, T, axis=0)
+    np.subtract(M, out, out=out)
+    rows = out.reshape(G, T * p)  # a view: rows of length T p
+    rows -= dev.reshape(T * p)
+    return out
+
+
+def _grid_within_vector(v: np.ndarray, layout: PanelLayout) -> np.ndarray:
+    """:func:`_grid_within` of one column (n,), on the G x T matrix directly."""
+    G, T = layout.n_entity, layout.n_time
+    V = v.reshape(G, T)
+    me = V @ layout.ones(T)
+    me /= T
+    mt = layout.ones(G) @ V
+    mt /= G
+    out = V - me[:, None]
+    out -= mt - np.add.reduce(mt) / T
+    return out.reshape(v.shape)
+
+
 def _group_means(M: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
     cnt = np.bincount(codes, minlength=G).astype(float)
     sums = np.empty((G, M.shape[1]))
@@ -97,13 +153,7 @@ def within(M: np.ndarray, layout: PanelLayout) -> np.ndarray:
     if M.ndim == 1:
         M = M[:, None]
     if layout.kind == "grid":
-        G, T = layout.n_entity, layout.n_time
-        C = M.reshape(G, T, -1)
-        me = np.add.reduce(C, axis=1) / T  # entity means, G x p
-        mt = np.add.reduce(C, axis=0) / G  # time means, T x p
-        out = C - me[:, None, :]
-        out -= (mt - mt.mean(axis=0))[None, :, :]
-        return out.reshape(M.shape)
+        return _grid_within(M, layout)
     if layout.kind == "balanced":
         return (
             M
@@ -121,34 +171,58 @@ def cluster_sums(scores: np.ndarray, codes: np.ndarray, G: int, layout: PanelLay
                  by_entity: bool = False) -> np.ndarray:
     """G x k matrix of score sums per cluster."""
     if by_entity and layout is not None and layout.kind == "grid":
-        return scores.reshape(layout.n_entity, layout.n_time, -1).sum(axis=1)
+        return np.matmul(layout.ones(layout.n_time),
+                         scores.reshape(layout.n_entity, layout.n_time, -1))
     S = np.empty((G, scores.shape[1]))
     for j in range(scores.shape[1]):
         S[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
     return S
 
 
-def _chol_solve_bread(Xw: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(X'X)^-1 via a Cholesky factor of the column-scaled cross product (unit diagonal); falls
-    back to the pivoted QR of ``qr_lstsq`` (which names a collinear column) when the factor is
-    not well conditioned."""
-    A = Xw.T @ Xw
-    scale = np.sqrt(np.diag(A))
-    if np.any(scale <= 1e-12 * max(float(scale.max(initial=0.0)), 1e-300)):
+def _bread_from_gram(A: np.ndarray, Xw: np.ndarray, names: Sequence[str]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(X'X)^-1 from the cross product ``A = Xw'Xw`` via a Cholesky factor of the column-scaled
+    matrix (unit diagonal; LAPACK potrf then potri); falls back to the pivoted QR of
+    ``qr_lstsq`` on ``Xw`` (which names a collinear column) when a column vanishes, the matrix
+    is not positive definite or the factor is not well conditioned."""
+    k = A.shape[0]
+    scale = np.sqrt(A.diagonal())
+    if k == 0 or scale.min() <= 1e-12 * max(float(scale.max()), 1e-300):
         qr_lstsq(Xw, np.zeros(Xw.shape[0]), names)  # raises InputError naming the column
-    As = A / np.outer(scale, scale)
-    try:
-        c, low = sla.cho_factor(As, lower=False, check_finite=False)
-    except np.linalg.LinAlgError:
+    ss = np.outer(scale, scale)
+    c, info = dpotrf(A / ss, lower=0, clean=0, overwrite_a=1)
+    if info != 0:
         qr_lstsq(Xw, np.zeros(Xw.shape[0]), names)
-        raise
-    d = np.abs(np.diag(c))
+        if info > 0:
+            raise np.linalg.LinAlgError(f"{info}-th leading minor not positive definite")
+        raise ValueError(f"potrf: illegal value in argument {-info}")  # pragma: no cover
+    d = np.abs(c.diagonal())
     if d.min() < 1e-7 * d.max():
         # ill conditioned: let the pivoted QR decide (and name the culprit)
         fit = qr_lstsq(Xw, np.zeros(Xw.shape[0]), names)
         return fit.bread, scale
-    bread_s = sla.cho_solve((c, low), np.eye(A.shape[0]), check_finite=False)
-    return bread_s / np.outer(scale, scale), scale
+    inv, info = dpotri(c, lower=0, overwrite_c=1)
+    if info != 0:  # pragma: no cover - a unit-diagonal factor checked above is nonsingular
+        raise np.linalg.LinAlgError(f"potri failed (info={info})")
+    lower = _lower_indices(k)
+    inv[lower] = inv.T[lower]  # potri fills the upper triangle only
+    inv /= ss
+    return inv, scale
+
+
+_LOWER: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _lower_indices(k: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = _LOWER.get(k)
+    if idx is None:
+        idx = _LOWER[k] = np.tril_indices(k, -1)
+    return idx
+
+
+def _chol_solve_bread(Xw: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(X'X)^-1 of the columns of ``Xw`` (see :func:`_bread_from_gram`)."""
+    return _bread_from_gram(Xw.T @ Xw, Xw, names)
 
 
 def _cluster_cov(bread, scores, cluster, G, n, K, layout, by_entity):
@@ -159,6 +233,20 @@ def _cluster_cov(bread, scores, cluster, G, n, K, layout, by_entity):
     adj = (n - 1) / (n - K) * G / (G - 1)
     V = adj * (bread @ meat @ bread)
     return (V + V.T) / 2.0
+
+
+def _cluster_info(layout: PanelLayout, cluster) -> tuple[np.ndarray, int, bool, int]:
+    """(codes, G, by_entity, fixed-effect parameters counted in K) of a cluster variable;
+    cached on the layout when clustering by entity (``cluster=None``)."""
+    if cluster is None:
+        info = layout.cache.get("cluster_entity")
+        if info is None:
+            cl, G, by_entity = _cluster_setup(layout, None)
+            info = (cl, G, by_entity, _fe_params_not_nested(layout, by_entity, cl, G))
+            layout.cache["cluster_entity"] = info
+        return info
+    cl, G, by_entity = _cluster_setup(layout, cluster)
+    return cl, G, by_entity, _fe_params_not_nested(layout, by_entity, cl, G)
 
 
 def _cluster_setup(layout: PanelLayout, cluster):
@@ -234,18 +322,44 @@ def twfe_cluster(
         raise InputError(f"{len(names)} names for {k} regressors")
     if layout is None:
         layout = panel_layout(entity, time)
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
-        raise InputError("non-finite values in y or X (the fast path takes complete data)")
-    W = within(np.column_stack([y, X]), layout)
-    yw, Xw = W[:, 0], W[:, 1:]
-    bread, _ = _chol_solve_bread(Xw, names)
-    beta = bread @ (Xw.T @ yw)
+    grid = layout.kind == "grid" and y.shape == (n,) and n == layout.n_entity * layout.n_time
+    if grid:
+        # non-finite inputs make the cross products non-finite (NaN/inf propagate through the
+        # means into every row of their column), so the data are scanned only then
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: refused just below
+            yw = _grid_within_vector(y, layout)
+            Xw = _grid_within(X, layout)
+            A = Xw.T @ Xw
+            xy = Xw.T @ yw
+            tss = float(yw @ yw)
+            finite = math.isfinite(float(A.sum()) + float(xy.sum()) + tss)
+        if not finite and not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+            raise InputError(_NONFINITE)
+    else:
+        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+            raise InputError(_NONFINITE)
+        W = within(np.column_stack([y, X]), layout)
+        yw, Xw = W[:, 0], W[:, 1:]
+        A = Xw.T @ Xw
+        xy = Xw.T @ yw
+        tss = float(yw @ yw)
+    bread, _ = _bread_from_gram(A, Xw, names)
+    beta = bread @ xy
     resid = yw - Xw @ beta
-    cl, G, by_entity = _cluster_setup(layout, cluster)
-    K = k + _fe_params_not_nested(layout, by_entity, cl, G)
-    V = _cluster_cov(bread, Xw * resid[:, None], cl, G, n, K, layout, by_entity)
+    cl, G, by_entity, K_fe = _cluster_info(layout, cluster)
+    K = k + K_fe
+    if G < 2:
+        raise InputError(f"clustered covariance needs at least two clusters, got {G}")
+    if grid and by_entity:
+        # score sums per city, S_g = sum_t ~x_gt e_gt, without forming the n x k scores
+        S = np.matmul(resid.reshape(G, 1, layout.n_time),
+                      Xw.reshape(G, layout.n_time, k)).reshape(G, k)
+    else:
+        S = cluster_sums(Xw * resid[:, None], cl, G, layout, by_entity)
+    V = (n - 1) / (n - K) * G / (G - 1) * (bread @ (S.T @ S) @ bread)
+    V += V.T
+    V /= 2.0
     rss = float(resid @ resid)
-    tss = float(yw @ yw)
     return Result(
         terms=tuple(names),
         params=beta,

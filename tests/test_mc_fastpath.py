@@ -175,3 +175,62 @@ def test_did_fast_equals_general_fit_and_did_module():
     c = E.did_general(draw)
     np.testing.assert_allclose(a.params, c.params, rtol=TOL, atol=TOL)
     np.testing.assert_allclose(a.cov, c.cov, rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad", ["nan_y", "inf_x", "neg_inf_y"])
+@pytest.mark.parametrize("case", ["grid", "shuffled"])
+def test_nonfinite_input_is_refused(bad, case):
+    """The grid path checks finiteness through the cross products (a NaN or inf in any input
+    reaches them); the error is the same as the explicit scan of the other layouts."""
+    df = _panel(seed=9, shuffle=case == "shuffled")
+    e, t = _codes(df["city"]), _codes(df["year"])
+    y, X = df["y"].to_numpy().copy(), df[["x", "w1"]].to_numpy().copy()
+    if bad == "nan_y":
+        y[17] = np.nan
+    elif bad == "inf_x":
+        X[5, 1] = np.inf
+    else:
+        y[0] = -np.inf
+    with pytest.raises(InputError, match="non-finite values in y or X"):
+        twfe_cluster(y, X, e, t, names=["x", "w1"])
+
+
+def test_twfe_grid_path_equals_balanced_path():
+    """The grid kernels (entity sums by matrix products, time deviations along rows) give the
+    numbers of the order-free balanced transform on the same rows, for one and many columns."""
+    from robocarbon.simulate.fastpath import within
+
+    df = _panel(seed=10, G=23, T=9)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    X = df[["x", "w1", "w2"]].to_numpy()
+    grid = panel_layout(e, t)
+    assert grid.kind == "grid"
+    flat = panel_layout(e, t)
+    flat = type(flat)("balanced", flat.entity, flat.time, flat.n_entity, flat.n_time)
+    np.testing.assert_allclose(within(X, grid), within(X, flat), rtol=0, atol=1e-13)
+    a = twfe_cluster(df["y"], X, e, t, layout=grid)
+    b = twfe_cluster(df["y"], X, e, t, layout=flat)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-11)
+    assert a.r2_within == pytest.approx(b.r2_within, rel=1e-12)
+
+
+def test_layout_carried_by_the_draw_is_used():
+    """A draw whose arrays carry a precomputed PanelLayout (shared across the design's draws)
+    is fitted on that layout; without one the layout comes from the codes; same numbers."""
+    from test_mc_engine import ToyDesign
+
+    base = ToyDesign().with_params(cities=30, years=6).draw(np.random.default_rng(5))
+    ent, tim = base.arrays["entity"], base.arrays["time"]
+    shared = panel_layout(ent, tim)
+    with_layout = type(base)(base.panel, base.truth, {**base.arrays, "layout": shared})
+    assert E._layout(with_layout) is shared
+    assert E._layout(base) is not shared and E._layout(base).kind == "grid"
+    a, b = E.twfe(with_layout), E.twfe(base)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.cov, b.cov)
+    # the layout is read, never rebuilt: a second draw reuses the same object
+    other = ToyDesign().with_params(cities=30, years=6).draw(np.random.default_rng(6))
+    other = type(other)(other.panel, other.truth, {**other.arrays, "layout": shared})
+    assert E._layout(other) is shared
+    np.testing.assert_allclose(E.twfe(other).params, E.twfe_general(other).params, rtol=TOL)
