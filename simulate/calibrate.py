@@ -12,7 +12,10 @@ Tolerances (and why):
 - min / max: reported, checked only loosely: within 1.5 target SDs for max and min of the
   smooth variables, because several of the paper's extremes are single outlier cities (ln pgdp
   min 4.36 is 9 SDs below the mean; ln pop min 1.57 is 4.8 SDs; open min 1.3e-6) that a smooth
-  calibrated distribution does not produce and should not be forced to;
+  calibrated distribution does not produce and should not be forced to; or within 3 Monte Carlo
+  SEs of the simulated average extreme (a sample extreme varies a lot from draw to draw: the
+  largest energ of a draw has an SD of about 0.3 across draws, twice the 1.5-SD band, so with a
+  few draws the band alone would pass or fail by the luck of the seed);
 - TWFE with controls (Table 2 col 2): mean coefficient within 0.003 of -0.013, mean clustered SE
   within 0.0015 of 0.004.
 """
@@ -81,24 +84,34 @@ def calibration_table(design: Design | None = None, *, draws: int = 5, seed: int
                       ) -> pd.DataFrame:
     """Simulated (average over ``draws`` draws) against target moments of Table 1.
 
-    Columns: variable, stat, simulated, target, deviation (in the unit of the tolerance),
-    tolerance, ok. Min and max are averaged over draws too.
+    Columns: variable, stat, simulated, mc_se (Monte Carlo SE of the average over draws),
+    target, deviation (in the unit of the tolerance), tolerance, ok. Min and max are averaged
+    over draws too.
     """
     design = get_design("paper") if design is None else design
     ss = np.random.SeedSequence(seed)
     mats = []
     for child in ss.spawn(draws):
         mats.append(moments(design.draw(np.random.default_rng(child)).panel).set_index("variable"))
-    avg = sum(m[["mean", "sd", "min", "max"]] for m in mats) / len(mats)
+    stack = np.stack([m[["mean", "sd", "min", "max"]].to_numpy(dtype=float) for m in mats])
+    avg = pd.DataFrame(stack.mean(axis=0), index=mats[0].index, columns=["mean", "sd", "min", "max"])
+    # Monte Carlo SE of the average over draws (NaN with a single draw)
+    mcse = pd.DataFrame(stack.std(axis=0, ddof=1) / np.sqrt(len(mats)) if len(mats) > 1
+                        else np.full(stack.shape[1:], np.nan), index=avg.index, columns=avg.columns)
     rows = []
     for v in TABLE1:
         for stat in ("mean", "sd", "min", "max"):
             sim = float(avg.loc[v, stat])
+            se = float(mcse.loc[v, stat])
             ok, dev = _within(stat, sim, v)
+            if stat in ("min", "max") and not ok and np.isfinite(se):
+                ok = bool(abs(sim - TABLE1[v][stat]) <= 3.0 * se)
             kind, tol = TOLERANCES[stat]
-            rows.append({"variable": v, "stat": stat, "simulated": sim,
+            rows.append({"variable": v, "stat": stat, "simulated": sim, "mc_se": se,
                          "target": TABLE1[v][stat], "deviation": dev,
-                         "tolerance": f"{tol:g} ({kind})", "ok": ok})
+                         "tolerance": f"{tol:g} ({kind})" + (" or 3 MC SE"
+                                                             if stat in ("min", "max") else ""),
+                         "ok": ok})
     return pd.DataFrame(rows)
 
 
@@ -151,11 +164,12 @@ def precision(design: Design | None = None, *, draws: int = 20, seed: int = 7,
 
 def format_table(table: pd.DataFrame, prec: Precision | None = None) -> str:
     """A Markdown table of simulated against target moments (and the TWFE precision)."""
-    lines = ["| variable | stat | simulated | target | deviation | tolerance | ok |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| variable | stat | simulated | MC SE | target | deviation | tolerance | ok |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
-        lines.append(f"| {r.variable} | {r.stat} | {r.simulated:.4g} | {r.target:.4g} | "
-                     f"{r.deviation:.3f} | {r.tolerance} | {'yes' if r.ok else 'NO'} |")
+        lines.append(f"| {r.variable} | {r.stat} | {r.simulated:.4g} | {r.mc_se:.2g} | "
+                     f"{r.target:.4g} | {r.deviation:.3f} | {r.tolerance} | "
+                     f"{'yes' if r.ok else 'NO'} |")
     if prec is not None:
         lines += ["", "| TWFE (Table 2 col 2) | simulated | target |", "|---|---|---|",
                   f"| robot coefficient (mean over {prec.draws} draws) | {prec.coef_mean:.4f} | "

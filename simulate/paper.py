@@ -34,15 +34,17 @@ See ``docs/simulate.md`` for the equations, the calibration and each threat knob
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from robocarbon.empirics.bartik import bartik
 from robocarbon.empirics.downscale import allocate, light_relation
 from robocarbon.empirics.errors import InputError
 
+from . import fastpath as _fastpath
+from . import kernels as _kernels
 from . import threats as _threats
 from .design import DesignSpec, Draw, Param, register_design
 
@@ -94,8 +96,6 @@ _PROV_REGION = np.array([_REGIONS.index(q[1]) for q in PROVINCES], dtype=np.int6
 _PROV_SOUTH = np.array([q[2] for q in PROVINCES], dtype=np.int64)
 _PROV_DTYPE = pd.CategoricalDtype(list(_PROV_NAMES))
 _REGION_DTYPE = pd.CategoricalDtype(list(_REGIONS))
-_STREAMS = ("geo", "shares", "industry", "factors", "productivity", "controls", "mechanism",
-            "lights", "pilot", "threats")
 
 
 # ---------------------------------------------------------------------------- theory link
@@ -227,24 +227,67 @@ def _province_sizes(n_cities: int) -> np.ndarray:
     return sizes
 
 
-def _ar1(rng: np.random.Generator, shape: tuple[int, int], rho: float) -> np.ndarray:
-    """Stationary AR(1) along axis 1 with unit marginal variance."""
-    return _ar1_filter(rng.standard_normal(shape), rho)
+def _ar1_matrix(T: int, rho: float) -> np.ndarray:
+    """The T x T lower-triangular map from standard normal innovations e to the stationary
+    AR(1) with unit marginal variance, y = A e:
+
+        y_0 = e_0,   y_t = rho y_{t-1} + sqrt(1 - rho^2) e_t,
+
+    so A[t, 0] = rho^t and A[t, s] = sqrt(1 - rho^2) rho^(t-s) for 1 <= s <= t (the recursion
+    ``scipy.signal.lfilter([1], [1, -rho])`` runs on the scaled innovations; equal to it to
+    rounding, tested)."""
+    t = np.arange(T)
+    lag = t[:, None] - t[None, :]
+    A = np.where(lag >= 0, float(rho) ** np.maximum(lag, 0), 0.0)
+    A[:, 1:] *= math.sqrt(1.0 - rho * rho)
+    return A
 
 
-def _ar1_filter(e: np.ndarray, rho: float) -> np.ndarray:
-    """The stationary AR(1) of :func:`_ar1` from its standard normal innovations ``e`` (along
-    the last axis; leading axes stack independent panels, filtered in one pass)."""
-    e[..., 1:] *= np.sqrt(1.0 - rho * rho)
-    T = e.shape[-1]
-    if T > 64:
-        return lfilter([1.0], [1.0, -rho], e, axis=-1)
-    # y_t = e_t + rho y_{t-1} along the (few) years: the recursion lfilter runs, without its
-    # per-call overhead, and the same numbers to the bit
-    y = np.ascontiguousarray(np.moveaxis(e, -1, 0))
-    for t in range(1, T):
-        y[t] += rho * y[t - 1]
-    return np.ascontiguousarray(np.moveaxis(y, 0, -1))
+@functools.lru_cache(maxsize=64)
+def _ar1_matrix_t(T: int, rho: float) -> np.ndarray:
+    """A.T of :func:`_ar1_matrix`, cached read-only: rows of innovations times it are AR(1)
+    series along the rows."""
+    At = np.ascontiguousarray(_ar1_matrix(T, rho).T)
+    At.flags.writeable = False
+    return At
+
+
+def _ar1_rows(e: np.ndarray, rho: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Stationary AR(1) series along the last axis of ``e`` (standard normal innovations), as one
+    matrix product with :func:`_ar1_matrix`."""
+    return np.matmul(e, _ar1_matrix_t(e.shape[-1], float(rho)), out=out)
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """``numpy.quantile(x, q)`` (the default linear method, to the bit) for a 1-d finite ``x``,
+    without its per-call overhead."""
+    s = np.sort(x)
+    v = q * (s.shape[0] - 1)
+    lo = int(math.floor(v))
+    g = v - lo
+    a = float(s[lo])
+    b = float(s[min(lo + 1, s.shape[0] - 1)])
+    d = b - a
+    return b - d * (1.0 - g) if g >= 0.5 else a + d * g
+
+
+def _median(x: np.ndarray) -> float:
+    """``numpy.median`` of a 1-d finite ``x`` (to the bit)."""
+    s = np.sort(x)
+    m = s.shape[0]
+    h = m // 2
+    return float(s[h]) if m % 2 else float((s[h - 1] + s[h]) / 2.0)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = x.min(), x.max()
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x, dtype=float)
+
+
+def _hmatch(robot: np.ndarray, hum: np.ndarray) -> np.ndarray:
+    """Human-machine matching (23) in the theory's closed form (r h)^(1/4) of the min-max scaled
+    inputs (``robocarbon.theory.hmatch``; equal to ``threats.hmatch``, tested)."""
+    return np.sqrt(np.sqrt(_minmax(robot) * _minmax(hum)))
 
 
 def _std_lognormal(z: np.ndarray, s: float) -> np.ndarray:
@@ -317,266 +360,264 @@ def _regime_projection(component: np.ndarray, robot: np.ndarray, controls: np.nd
 
 # ---------------------------------------------------------------------------- the draw
 def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
-    """Draw one panel of the ``paper`` design (see the module docstring)."""
-    tn = theory_functions()
+    """Draw one panel of the ``paper`` design (see the module docstring).
+
+    Randomness: one stream (``rng``), consumed in a fixed order: one block of standard normals
+    (every Gaussian shock of the model, laid out by :func:`_normal_layout`), the Dirichlet
+    industry mixes, the pilot zones, and last the draws that only some parameter values need (the
+    industry paths when ``industry_seed < 0``, the industry-level residuals of
+    ``industry_residual``). Switching a threat knob therefore leaves every other part of the data
+    unchanged for the same seed (common random numbers across the cells of a grid).
+    """
     st = _static(_params_key(p))  # everything that depends on the parameters only (cached)
-    first, last = p["first_year"], p["last_year"]
+    first = p["first_year"]
     w_lag = st.w_lag
+    n, n_prov, T, J = st.n, st.n_prov, st.T, p["n_industries"]
+    years, tt, prov_idx = st.years, st.tt, st.prov_idx
 
-    seeds = np.random.SeedSequence(rng.integers(0, 2**63 - 1, size=4).tolist()).spawn(len(_STREAMS))
-    R = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds)}
-
-    T, TT = st.T, st.TT  # TT: with pre-sample history
-    years_all, years, tt = st.years_all, st.years, st.tt  # tt: 0..1 over the sample
-    # ---- geography ---------------------------------------------------------------
-    n, n_prov = st.n, st.n_prov
-    prov_idx, region_code = st.prov_idx, st.region_code
-    east, south = st.east, st.south
+    # ---- the draw's random numbers ------------------------------------------------------
+    lay = _normal_layout(n, n_prov, T, st.TT, J)
+    z = rng.standard_normal(lay["size"])
+    Z = {name: z[a:b].reshape(shape) for name, (a, b, shape) in lay["blocks"].items()}
+    conc = p["share_concentration"]
+    mixes = rng.dirichlet(np.full(J, conc), size=n_prov + n)
+    adopt = _threats.pilot_zones(rng, prov_idx, _PROV_NAMES, first)
+    if p["industry_seed"] < 0:
+        ind_level = _industry_levels(rng, J, st.TT, p["robot_level"], p["industry_sd"],
+                                     p["robot_growth"], p["robot_growth_sd"])
+    else:
+        ind_level = _industry_levels_fixed(p["industry_seed"], J, st.TT, p["robot_level"],
+                                           p["industry_sd"], p["robot_growth"],
+                                           p["robot_growth_sd"])
+    nu = rng.standard_normal((J, T)) if p["industry_residual"] != 0.0 else None
+    e_ar = Z["ar"]  # AR(1) innovations: 7 controls, 3 mechanism variables, L, K, E, productivity
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
-    J = p["n_industries"]
-    rs = R["shares"]
-    conc = p["share_concentration"]
-    prov_mix = rs.dirichlet(np.full(J, conc), size=n_prov)
-    city_mix = rs.dirichlet(np.full(J, conc), size=n)
     w = p["iv_strength"]
+    prov_mix, city_mix = mixes[:n_prov], mixes[n_prov:]
     mix = w * prov_mix[prov_idx] + (1 - w) * city_mix
     # manufacturing share: a province part (regional pattern plus noise) with weight w and a city
     # part with weight 1 - w, so that iv_strength = 0 leaves nothing common within a province
-    region_shift = _REGION_SHIFT
-    prov_z = (region_shift + 0.8 * rs.standard_normal(n_prov)) / 1.0
-    manuf_z = np.sqrt(w) * prov_z[prov_idx] + np.sqrt(1 - w) * rs.standard_normal(n)
+    prov_z = _REGION_SHIFT + 0.8 * Z["prov"]
+    manuf_z = math.sqrt(w) * prov_z[prov_idx] + math.sqrt(1 - w) * Z["manuf"]
     manuf = 1.0 / (1.0 + np.exp(-(p["manuf_logit_mean"] + p["manuf_logit_sd"] * manuf_z)))
     shares = manuf[:, None] * mix
-    ri = R["industry"]
-    # the industries' robot levels and growth rates: fixed by industry_seed (the design conditions
-    # on one set of industry paths, like the IFR data), or redrawn each time (industry_seed < 0)
-    rfix = ri if p["industry_seed"] < 0 else np.random.default_rng(p["industry_seed"])
-    ln_dens0 = np.log(p["robot_level"]) + p["industry_sd"] * rfix.standard_normal(J)
-    growth = p["robot_growth"] + p["robot_growth_sd"] * rfix.standard_normal(J)
-    ln_dens = (ln_dens0[:, None] + growth[:, None] * (years_all - first)[None, :]
-               + p["industry_noise"] * _ar1(ri, (J, TT), 0.8))
+    # industry log robot densities: fixed levels and growth (``industry_seed``) plus AR(1) noise
+    ln_dens = ind_level + p["industry_noise"] * _ar1_rows(Z["ar_industry"], 0.8)
     shocks = np.exp(ln_dens)  # industry x year robots per worker of the base year
-    robot_all = bartik(shares, shocks)  # eq (21): city x year
-    robot = robot_all[:, PRE_YEARS:]
+    robot_all = bartik(shares, shocks, check=False)  # eq (21): city x year (valid by construction)
+    # the estimator's regressors (robot, then the controls), filled in place, city-major
+    k = len(CONTROLS)
+    X = np.empty((n * T, 1 + k))
+    X[:, 0] = robot_all[:, PRE_YEARS:].ravel()
+    robot = X[:, 0].reshape(n, T)
 
-    # ---- controls ----------------------------------------------------------------
-    rc = R["controls"]
-    dev = rc.standard_normal(n)
-    trend_std = st.trend_std
-    controls = {}
-    cities, raw = [], []
-    for name in CONTROLS:  # the draws in stream order; the AR(1) filter then runs once for all
-        load = _CONTROL_SPEC[name][7]
-        cities.append(load * dev + np.sqrt(1 - load * load) * rc.standard_normal(n))
-        raw.append(rc.standard_normal((n, T)))
-    ctrl_noise = _ar1_filter(np.stack(raw), 0.6)
-    for name, city, noise in zip(CONTROLS, cities, ctrl_noise):
-        mean, sd, form, wc, wt, we, tsign, load = _CONTROL_SPEC[name]
-        z = (np.sqrt(wc) * city[:, None] + np.sqrt(wt) * tsign * trend_std[None, :]
-             + np.sqrt(we) * noise)
-        z = z / np.sqrt(wc + wt + we)
-        if form == "normal":
-            x = mean + sd * z
-            if name == "urban":
-                x = np.clip(x, 0.12, 0.998)
-        else:
-            s2 = np.log1p((sd / mean) ** 2)
-            x = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * z)
-        controls[name] = x
+    # ---- controls: latent indices mapped to the Table 1 moments -----------------------
+    # x = a + b z (normal) or exp(a + b z) (lognormal), z = (sqrt(wc) city + sqrt(wt) sign
+    # trend + sqrt(we) AR(1) noise) / sqrt(wc + wt + we), the city level loading on a common
+    # development factor; ctrl_idx = the loading-weighted sum of the controls' noise (-> ln A)
+    dev = Z["dev"]
+    city7 = st.ctrl_load[:, None] * dev + st.ctrl_unique[:, None] * Z["ctrl_city"]
+    X7 = X[:, 1:].T.reshape(k, n, T)  # a view: the kernel writes the controls into X
+    ctrl_idx = np.zeros((n, T))
+    c_mean, c_late = np.empty((k, n)), np.empty((k, n))
+    _kernels.ar1_series(e_ar[:k], city7, st.ctrl_trend, st.ctrl_city_coef, st.ctrl_noise_coef,
+                        st.ctrl_rho, st.ctrl_form, st.ctrl_lo, st.ctrl_hi, _CTRL_LOADINGS,
+                        st.late_start, X7, ctrl_idx, c_mean, c_late)
+    controls = dict(zip(CONTROLS, X7))
     # science spending share: the paper's edu *is* the science-and-technology share of fiscal
     # spending, the third threshold variable
     scitech = controls["edu"]
 
     # ---- mechanism and threshold variables ----------------------------------------
-    rm = R["mechanism"]
-    gp_city = 0.6 * dev + 0.8 * rm.standard_normal(n)
-    e_gp = rm.standard_normal((n, T))
-    hum_z = 0.5 * dev + np.sqrt(0.75) * rm.standard_normal(n)
-    e_hum = rm.standard_normal((n, T))
-    int_city = 0.6 * dev + 0.8 * rm.standard_normal(n)
-    e_int = rm.standard_normal((n, T))
-    ar_gp, ar_hum, ar_int = _ar1_filter(np.stack([e_gp, e_hum, e_int]), 0.5)
-    gpatent = 3.0 + 1.3 * gp_city[:, None] + 1.2 * tt[None, :] + 0.35 * ar_gp
-    hum = np.exp(np.log(0.012) + 0.85 * hum_z[:, None] + 0.25 * tt[None, :]
-                 + 0.08 * ar_hum)
-    internet = 1.0 / (1.0 + np.exp(-(-2.6 + 2.2 * tt[None, :] + 0.6 * int_city[:, None]
-                                     + 0.15 * ar_int)))
+    # gpatent = 3 + 1.2 t + 1.3 city + 0.35 u; hum = exp(ln 0.012 + 0.25 t + 0.85 city + 0.08 u);
+    # internet = logistic(-2.6 + 2.2 t + 0.6 city + 0.15 u); u AR(1) with rho 0.5
+    mc = Z["mech_city"]
+    mech_city = np.empty((3, n))
+    mech_city[0] = 0.6 * dev + 0.8 * mc[0]
+    mech_city[1] = 0.5 * dev + math.sqrt(0.75) * mc[1]
+    mech_city[2] = 0.6 * dev + 0.8 * mc[2]
+    mech = np.empty((3, n, T))
+    m_mean, m_late = np.empty((3, n)), np.empty((3, n))
+    _kernels.ar1_series(e_ar[k:k + 3], mech_city, st.mech_trend, _MECH_CITY_COEF,
+                        _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM, _NO_BOUND_LO[:3],
+                        _NO_BOUND_HI[:3], _NO_LOAD[:3], st.late_start, mech, ctrl_idx,
+                        m_mean, m_late)
+    gpatent, hum, internet = mech
 
     # ---- groupings ---------------------------------------------------------------
-    res_latent = -manuf_z + 0.8 * (region_code != 0) + 0.8 * rm.standard_normal(n)
-    resource = (res_latent > np.quantile(res_latent, 0.6)).astype(np.int64)
-    size_latent = controls["lnpop"].mean(axis=1) + 2.0 * controls["urban"].mean(axis=1)
-    large = (size_latent > np.quantile(size_latent, 0.65)).astype(np.int64)
-    late = st.late
-    dig_index = internet[:, late].mean(axis=1) + 0.1 * rm.standard_normal(n) * internet.std()
-    digital = (dig_index > np.median(dig_index)).astype(np.int64)
-    groups = {"resource": resource, "east": east, "south": south, "large": large,
+    res_latent = -manuf_z + st.not_east + 0.8 * Z["res"]
+    resource = (res_latent > _quantile(res_latent, 0.6)).astype(np.int64)
+    lnpop_i = c_mean[CONTROLS.index("lnpop")]
+    size_latent = lnpop_i + 2.0 * c_mean[CONTROLS.index("urban")]
+    large = (size_latent > _quantile(size_latent, 0.65)).astype(np.int64)
+    dig_index = m_late[2] + 0.1 * Z["dig"] * float(internet.std())
+    digital = (dig_index > _median(dig_index)).astype(np.int64)
+    groups = {"resource": resource, "east": st.east, "south": st.south, "large": large,
               "digital": digital}
-
-    # ---- pilot zones (staggered adoption) ------------------------------------------
-    adopt = _threats.pilot_zones(R["pilot"], prov_idx, _PROV_NAMES, first)
-    D = ((adopt[:, None] > 0) & (years[None, :] >= adopt[:, None])).astype(float)
 
     # ---- structural robot link and the theory ---------------------------------------
     alpha, beta, N = p["alpha"], p["beta"], p["N"]
-    I_city = np.full(n, p["I"])
-    if p["het_group"] != "none" and p["het_dI"] != 0.0:
-        I_city = I_city + p["het_dI"] * groups[p["het_group"]]
+    het = p["het_group"] != "none" and p["het_dI"] != 0.0
+    if het:
+        I_city = p["I"] + p["het_dI"] * groups[p["het_group"]]
         if not np.all((N - 1 < I_city) & (I_city < N)):
             raise InputError("I + het_dI leaves the task range (N-1, N)", column="het_dI")
-    I_u, I_inv = np.unique(I_city, return_inverse=True)
-    elas_u, s_M_u, s_E_u = _theory_at(alpha, beta, tuple(I_u.tolist()), N, p["regime"],
+        I_u, I_inv = np.unique(I_city, return_inverse=True)
+        I_inv = I_inv.ravel()
+    else:
+        I_u, I_inv = np.array([p["I"]]), None
+    I_key = tuple(I_u.tolist())
+    elas_u, s_M_u, s_E_u = _theory_at(alpha, beta, I_key, N, p["regime"],
                                       p["supply_elasticity"])
-    elas = elas_u[I_inv.ravel()]
-    s_M = s_M_u[I_inv.ravel()]
-    s_E = float(s_E_u[I_inv.ravel()[0]])
+    coef_u = _log_output_coefs(alpha, beta, I_key, N)
+    s_E = float(s_E_u[0])  # the energy share 1 - alpha - beta does not depend on I
+    if I_inv is None:  # one frontier
+        elas_c = float(elas_u[0])
+        elas, s_M = np.full(n, elas_c), np.full(n, float(s_M_u[0]))
+        coef = np.repeat(coef_u, n, axis=0)
+    else:
+        elas, s_M = elas_u[I_inv], s_M_u[I_inv]
+        elas_c = elas[:, None]
+        coef = coef_u[I_inv]
 
-    kappa_it = np.full((n, T), p["kappa"])
+    kappa_it = p["kappa"]  # a scalar unless a threshold or mechanism knob makes it vary
     phi = float("nan")
     T_var = None
-    thr_map = {"internet": internet, "hum": hum, "scitech": scitech}
     if p["threshold_var"] != "none":
-        T_var = thr_map[p["threshold_var"]]
-        phi = float(np.quantile(T_var, p["threshold_quantile"]))
+        T_var = {"internet": internet, "hum": hum, "scitech": scitech}[p["threshold_var"]]
+        phi = _quantile(T_var.ravel(), p["threshold_quantile"])
         kappa_it = kappa_it * (1.0 + p["threshold_gain"] * (T_var > phi))
-    # human-machine matching, eq (23), from min-max scaled robot and hum
-    hmatch = _threats.hmatch(robot, hum)
-    z_gp = (gpatent - gpatent.mean()) / gpatent.std()
-    z_hm = (hmatch - hmatch.mean()) / hmatch.std()
+    # human-machine matching, eq (23), from min-max scaled robot and hum (built when needed)
+    hmatch = None
     if p["mech_gpatent"] != 0.0 or p["mech_hmatch"] != 0.0:
+        hmatch = _hmatch(robot, hum)
+        z_gp = (gpatent - gpatent.mean()) / gpatent.std()
+        z_hm = (hmatch - hmatch.mean()) / hmatch.std()
         kappa_it = kappa_it * (1.0 + p["mech_gpatent"] * z_gp + p["mech_hmatch"] * z_hm)
 
     if p["log_level"]:
         robot_part = p["loglevel_elasticity"] * np.log(robot)  # ln M = m0 + e ln robot
-        marginal = elas[:, None] * p["loglevel_elasticity"] / robot  # d lnindco / d robot
+        marginal = elas_c * p["loglevel_elasticity"] / robot  # d lnindco / d robot
         link = robot_part  # the contemporaneous part of ln M that robot moves
     else:
-        lagged = np.stack([robot_all[:, PRE_YEARS - l: PRE_YEARS - l + T]
-                           for l in range(w_lag.size)])
-        robot_part = kappa_it * np.tensordot(w_lag, lagged, axes=1)
-        marginal = elas[:, None] * kappa_it * w_lag[0]
+        if w_lag.size == 1:
+            lagsum = w_lag[0] * robot
+        else:
+            lagsum = sum(w_lag[l] * robot_all[:, PRE_YEARS - l: PRE_YEARS - l + T]
+                         for l in range(w_lag.size))
+        robot_part = kappa_it * lagsum
+        marginal = elas_c * kappa_it * w_lag[0]
         link = kappa_it * w_lag[0] * robot
-    pilot_part = D * (p["pilot_lnM"] + p["pilot_growth"]
-                      * np.where(adopt[:, None] > 0, years[None, :] - adopt[:, None], 0))
 
-    # ---- factor supplies, productivity, the economy ---------------------------------
-    rf = R["factors"]
-    size_i = controls["lnpop"].mean(axis=1) - CONTROL_MEAN_LNPOP
-    sf = p["sigma_factors"]
-    ar_L, ar_K, ar_E = _ar1_filter(np.stack([rf.standard_normal((n, T)) for _ in range(3)]), 0.7)
-    lnL = 3.0 + size_i[:, None] + 0.01 * (years - first)[None, :] + sf * ar_L
-    lnK = 4.0 + size_i[:, None] + 0.08 * (years - first)[None, :] + sf * ar_K
-    lnE_supply = 2.0 + size_i[:, None] + 0.04 * (years - first)[None, :] + sf * ar_E
-    m0 = 1.0 + size_i
-    lnM = m0[:, None] + robot_part + pilot_part
-    rp = R["productivity"]
-    ln_phi = p["indco_city_sd"] * _std_lognormal(rp.standard_normal(n), p["indco_city_skew"])
-    ctrl_idx = np.tensordot(_CTRL_LOADINGS, ctrl_noise, axes=1)
-    lnA = (-p["indco_trend"] * tt[None, :] + p["ctrl_effect"] * ctrl_idx
-           + p["sigma_A"] * _ar1(rp, (n, T), p["rho_A"]))
-    if p["industry_residual"] != 0.0:
+    # ---- factor supplies, productivity ----------------------------------------------
+    # ln L, ln K, energy supply = trend + size_i + sigma_factors u (AR(1), rho 0.7); the
+    # productivity shock sigma_A u (rho_A); ln A adds the trend and the controls' noise
+    size_i = lnpop_i - CONTROL_MEAN_LNPOP
+    fac_city = np.empty((4, n))
+    fac_city[:3] = size_i
+    fac_city[3] = 0.0
+    fac = np.empty((4, n, T))
+    f_mean, f_late = np.empty((4, n)), np.empty((4, n))
+    fp = _factor_params(st.T, first, p["sigma_factors"], p["sigma_A"], p["rho_A"],
+                        p["indco_trend"])
+    _kernels.ar1_series(e_ar[k + 3:], fac_city, fp["trend"], _FAC_CITY_COEF, fp["noise_coef"],
+                        fp["rho"], _FAC_FORM, _NO_BOUND_LO[:4], _NO_BOUND_HI[:4],
+                        _NO_LOAD[:4], st.late_start, fac, ctrl_idx, f_mean, f_late)
+    lnL, lnK, lnE_supply = fac[0], fac[1], fac[2]
+    lnA = fac[3] + p["ctrl_effect"] * ctrl_idx
+    if nu is not None:
         # productivity shocks by industry, shared by the cities in proportion to their base-year
         # shares: residuals correlated across cities with similar industry mixes (the inference
         # problem of shift-share designs, Adao, Kolesar and Morales 2019)
-        nu = R["threats"].standard_normal((J, T))
         scale = np.sqrt(np.mean(np.sum(shares**2, axis=1)))
         lnA = lnA + p["industry_residual"] * (shares @ nu) / scale
-    # one frontier for all cities (no het threat): pass it as a scalar, saving the broadcasts
-    I_arg = float(I_u[0]) if I_u.size == 1 else I_city[:, None]
-    lnE, lnY = _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I_arg, s_E, rp)
-    # calibrated level: emission factor times energy; ln indco = ln phi + ln E - ln Y + level
-    level = p["indco_level"] - st.reference_level
-    ln_co2 = level + ln_phi[:, None] + lnE
-    true_lnindco = ln_co2 - lnY
-    # shift-share confounding loads on the city-specific part of the base-year mix
-    own_growth = city_mix @ (shocks[:, -1] - shocks[:, PRE_YEARS])
-    true_lnindco += _threats.confounding_trend(p["confounding"], own_growth, tt)
-    # parallel-trends violation for the pilot zones: adopters on their own linear trend
-    true_lnindco += p["pilot_pretrend"] * (adopt > 0)[:, None] * tt[None, :]
+    ln_phi = p["indco_city_sd"] * _std_lognormal(Z["phi"], p["indco_city_skew"])
 
-    # ---- measurement: value added, nightlights, downscaling ---------------------------
-    ln_va = lnY + p["va_robot"] * robot
-    rl = R["lights"]
-    lam = p["downscale_output"]
-    ln_co2_conf = ln_co2 + (true_lnindco - (ln_co2 - lnY))  # CO2 incl. the confounding trend
-    ln_light = ((1 - lam) * ln_co2_conf + lam * (ln_va + level)
-                + p["light_noise"] * rl.standard_normal((n, T)))
-    cell = st.cell
-    co2_true = np.exp(ln_co2_conf).ravel()
-    prov_total = np.bincount(cell, weights=co2_true, minlength=n_prov * T)
-    light = np.exp(ln_light).ravel()
+    # ---- the economy, emissions, nightlights ----------------------------------------
+    # threats that move ln indco directly: shift-share confounding (a trend loading on the growth
+    # implied by the city-specific part of the base-year mix) and pilot-zone pre-trends
+    shift = np.zeros((n, T))
+    if p["confounding"] != 0.0:
+        own_growth = city_mix @ (shocks[:, -1] - shocks[:, PRE_YEARS])
+        shift += _threats.confounding_trend(p["confounding"], own_growth, st.tt)
+    if p["pilot_pretrend"] != 0.0:
+        shift += p["pilot_pretrend"] * (adopt > 0)[:, None] * st.tt[None, :]
+    level = p["indco_level"] - st.reference_level  # calibrated level of ln indco
+    regime = _REGIMES.index(p["regime"])
+    out = np.empty((9, n, T))
+    D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco, ln_va, ln_light = out
+    prov_co2, prov_light = np.empty((n_prov, T)), np.empty((n_prov, T))
+    _kernels.economy(lnK, lnL, lnE_supply, lnA, 1.0 + size_i, robot_part, robot, adopt,
+                     st.years_int, p["pilot_lnM"], p["pilot_growth"], coef, regime, s_E,
+                     p["supply_elasticity"], float(lnE_supply.mean()) if regime == 1 else 0.0,
+                     level + ln_phi, shift, p["va_robot"], p["downscale_output"], level,
+                     p["light_noise"], Z["light"], prov_idx, D, pilot_part, lnM, lnE, lnY,
+                     ln_co2, true_lnindco, ln_va, ln_light, prov_co2, prov_light)
+
+    # ---- measurement: downscaling (20) -----------------------------------------------
+    lnco = np.empty((n, T))
+    lnindco = np.empty(n * T)
     if p["downscale_form"] == "levels":
-        # (20) as the top-down share of fitted values a light_it; the slope a of (19) cancels
-        co2_hat, _share = allocate(prov_total, light, cell)
+        # the top-down share of fitted values a light_it (the slope a of (19) cancels): in logs,
+        # equal to downscale.allocate (tested)
+        _kernels.allocate_levels(ln_light, ln_va, prov_idx, prov_co2, prov_light, lnco, lnindco)
     else:
         # logs: estimate (19) ln CO_kt = a ln light_kt + prov_k + v_t on the province panel, then
         # allocate by light_it ** a
-        prov_light = np.bincount(cell, weights=light, minlength=n_prov * T)
+        light = np.exp(ln_light).ravel()
         prov_df = pd.DataFrame({"province": np.repeat(np.arange(n_prov), T),
-                                "year": np.tile(years, n_prov), "co2": prov_total,
-                                "light": prov_light})
+                                "year": np.tile(years, n_prov), "co2": prov_co2.ravel(),
+                                "light": prov_light.ravel()})
         prov_df = prov_df[prov_df["light"] > 0]
         fit, _, _ = light_relation(prov_df, form="logs")
-        co2_hat, _share = allocate(prov_total, light, cell, float(fit.params[0]), form="logs")
-    lnco = np.log(co2_hat)
-    lnindco = lnco - ln_va.ravel()
+        co2_hat, _share = allocate(prov_co2.ravel(), light, st.cell, float(fit.params[0]),
+                                   form="logs")
+        lnco = np.log(co2_hat).reshape(n, T)
+        lnindco = (lnco - ln_va).ravel()
 
     # ---- inquiry: truth from the theory for these data -------------------------------
-    X_ctrl = np.column_stack([controls[c].ravel() for c in CONTROLS])
     rob = robot.ravel()
-    truth = _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
-                     w_lag, pilot_part, D, adopt, years, groups, T_var, phi,
-                     gpatent, hmatch)
+    homogeneous = I_inv is None and np.ndim(kappa_it) == 0 and not p["log_level"]
+    truth = _inquiry(p, n, T, rob, X[:, 1:], elas, s_M, s_E, kappa_it, marginal, link,
+                     w_lag, pilot_part, D, adopt, years, groups, T_var, phi, gpatent, hmatch,
+                     homogeneous)
 
     # ---- the panel (built on first access of Draw.panel) --------------------------------
-    cols = {
-        "lnindco": lnindco,
-        "robot": rob,
-    }
-    for j, c in enumerate(CONTROLS):
-        cols[c] = X_ctrl[:, j]
-    cols.update({
-        "adopt_year": np.repeat(adopt, T),
-        "D": D.ravel(),
-        "gpatent": gpatent.ravel(),
-        "hum": hum.ravel(),
-        "hmatch": hmatch.ravel(),
-        "internet": internet.ravel(),
-        "scitech": scitech.ravel(),
-        "lnco": lnco,
-    })
-    for g in GROUPINGS:
-        cols[g] = np.repeat(groups[g], T)
+    cols = {"lnindco": lnindco, "robot": rob}
+    cols.update(controls)
+    cols.update({"adopt_year": adopt, "D": D, "gpatent": gpatent, "hum": hum,
+                 "hmatch": functools.partial(_hmatch, robot, hum) if hmatch is None else hmatch,
+                 "internet": internet, "scitech": scitech, "lnco": lnco})
+    cols.update(groups)
     if T_var is not None:
-        cols["threshold_var"] = T_var.ravel()
-    cols.update({
-        "true_lnindco": true_lnindco.ravel(),
-        "true_lnco": ln_co2_conf.ravel(),
-        "true_lnM": lnM.ravel(),
-        "true_lnY": lnY.ravel(),
-        "true_lnE": lnE.ravel(),
-        "true_effect": np.broadcast_to(marginal, (n, T)).ravel(),
-    })
-    entity = st.entity.copy()
+        cols["threshold_var"] = T_var
+    cols.update({"true_lnindco": true_lnindco, "true_lnco": ln_co2, "true_lnM": lnM,
+                 "true_lnY": lnY, "true_lnE": lnE, "true_effect": marginal})
     arrays = {
         "y": lnindco,
-        "X": np.column_stack([rob, X_ctrl]),
-        "X_names": np.array(("robot",) + CONTROLS),
-        "entity": entity,
-        "time": st.time.copy(),
-        "group": st.group.copy(),
-        "cluster": entity,
-        "D": cols["D"],
+        "X": X,
+        "X_names": _X_NAMES,
+        "entity": st.entity,
+        "time": st.time,
+        "group": st.group,
+        "cluster": st.entity,
+        "D": D.ravel(),
         "robot": rob,
+        "layout": st.layout,
     }
     return Draw(truth=truth, arrays=arrays,
-                panel_fn=functools.partial(_build_panel, st.panel_ids, cols))
+                panel_fn=functools.partial(_build_panel, st.panel_ids, n, T, cols))
 
 
-def _build_panel(ids: tuple, cols: dict) -> pd.DataFrame:
+_X_NAMES = np.array(("robot",) + CONTROLS)
+_X_NAMES.flags.writeable = False
+
+
+def _build_panel(ids: tuple, n: int, T: int, cols: dict) -> pd.DataFrame:
     """The draw's DataFrame: identifiers (city, year, province codes, region codes) first, then
-    the columns of ``cols`` in order."""
+    the columns of ``cols`` in order, city-major (a per-city array is repeated over the years, a
+    city x year array or a scalar laid out by city then year)."""
     city, year, prov_codes, region_codes = ids
     head = {
         "city": city,
@@ -584,17 +625,107 @@ def _build_panel(ids: tuple, cols: dict) -> pd.DataFrame:
         "province": pd.Categorical.from_codes(prov_codes.copy(), dtype=_PROV_DTYPE),
         "region": pd.Categorical.from_codes(region_codes.copy(), dtype=_REGION_DTYPE),
     }
-    head.update(cols)
+    for name, v in cols.items():
+        a = np.asarray(v() if callable(v) else v)
+        if a.ndim == 1 and a.shape[0] == n * T:
+            head[name] = a
+        elif a.ndim == 1 and a.shape[0] == n:
+            head[name] = np.repeat(a, T)
+        else:
+            head[name] = np.broadcast_to(a, (n, T)).ravel()
     return pd.DataFrame(head)
 
 
 _REGION_SHIFT = np.array([{"east": 0.6, "central": 0.0, "west": -0.6}[q[1]] for q in PROVINCES])
+_REGION_SHIFT.flags.writeable = False
+# The AR(1) series of the model, in the order of the "ar" block of the normals: the seven
+# controls' noise, the three mechanism variables' noise, the shocks to ln L, ln K and the energy
+# supply, and the productivity shocks
+_AR_SERIES = 14
 
 
 def _params_key(p: dict) -> tuple:
     """The parameters that the cached per-design quantities depend on, hashable."""
     return (p["first_year"], p["last_year"], p["n_cities"], p["alpha"], p["beta"], p["I"],
             p["N"], tuple(p["lag_weights"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _normal_layout(n: int, n_prov: int, T: int, TT: int, J: int) -> dict:
+    """Where each Gaussian shock of a draw sits in its one block of standard normals:
+    ``{"size": total, "blocks": {name: (start, stop, shape)}}``."""
+    shapes = {
+        "prov": (n_prov,),                # province part of the manufacturing share
+        "manuf": (n,),                    # city part of the manufacturing share
+        "dev": (n,),                      # common development factor of the controls
+        "ctrl_city": (len(CONTROLS), n),  # the controls' city levels
+        "mech_city": (3, n),              # city levels of gpatent, hum, internet
+        "res": (n,),                      # resource-city latent
+        "dig": (n,),                      # digital-city latent
+        "phi": (n,),                      # city emission factor
+        "ar_industry": (J, TT),           # industry robot-density noise
+        "ar": (_AR_SERIES, n, T),         # AR(1) innovations (series x cities x years)
+        "light": (n, T),                  # nightlight noise
+    }
+    blocks, start = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        blocks[name] = (start, start + size, shape)
+        start += size
+    return {"size": start, "blocks": blocks}
+
+
+def _industry_levels(rng, J, TT, robot_level, industry_sd, growth_mean, growth_sd) -> np.ndarray:
+    """ln g_j0 + growth_j (t - first_year) of the industries' robot densities (J x TT years,
+    the pre-sample history first), from ``rng``."""
+    ln_dens0 = np.log(robot_level) + industry_sd * rng.standard_normal(J)
+    growth = growth_mean + growth_sd * rng.standard_normal(J)
+    t = np.arange(-PRE_YEARS, TT - PRE_YEARS, dtype=float)
+    return ln_dens0[:, None] + growth[:, None] * t[None, :]
+
+
+@functools.lru_cache(maxsize=64)
+def _industry_levels_fixed(seed, J, TT, robot_level, industry_sd, growth_mean, growth_sd):
+    """The industry paths fixed by ``industry_seed`` (the design conditions on one set of them,
+    like the IFR data): the same for every draw, computed once."""
+    out = _industry_levels(np.random.default_rng(seed), J, TT, robot_level, industry_sd,
+                           growth_mean, growth_sd)
+    out.flags.writeable = False
+    return out
+
+
+# kernels.ar1_series coefficients of the mechanism variables (gpatent, hum, internet) and of the
+# factor shocks (ln L, ln K, energy supply, productivity); bounds and loadings that do nothing
+_MECH_CITY_COEF = np.array([1.3, 0.85, 0.6])
+_MECH_NOISE_COEF = np.array([0.35, 0.08, 0.15])
+_MECH_RHO = np.full(3, 0.5)
+_MECH_FORM = np.array([_kernels.IDENTITY, _kernels.EXP, _kernels.LOGISTIC], dtype=np.int64)
+_FAC_CITY_COEF = np.array([1.0, 1.0, 1.0, 0.0])
+_FAC_FORM = np.full(4, _kernels.IDENTITY, dtype=np.int64)
+_NO_BOUND_LO = np.full(4, -np.inf)
+_NO_BOUND_HI = np.full(4, np.inf)
+_NO_LOAD = np.zeros(4)
+_REGIMES = ("fixed_energy", "priced_energy", "elastic_energy")
+for _a in (_MECH_CITY_COEF, _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM, _FAC_CITY_COEF, _FAC_FORM,
+           _NO_BOUND_LO, _NO_BOUND_HI, _NO_LOAD):
+    _a.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=64)
+def _factor_params(T: int, first: int, sigma_factors: float, sigma_A: float, rho_A: float,
+                   indco_trend: float) -> dict:
+    """kernels.ar1_series trends, noise coefficients and AR coefficients of ln L, ln K, the
+    energy supply (3 + 0.01 t, 4 + 0.08 t, 2 + 0.04 t, t = year - first_year, plus city size and
+    sigma_factors u, rho 0.7) and of the productivity shock (-indco_trend x t / (T - 1) plus
+    sigma_A u, rho rho_A)."""
+    t = np.arange(T, dtype=float)
+    tt = t / max(T - 1, 1)
+    out = {"trend": np.stack([3.0 + 0.01 * t, 4.0 + 0.08 * t, 2.0 + 0.04 * t, -indco_trend * tt]),
+           "noise_coef": np.array([sigma_factors] * 3 + [sigma_A]),
+           "rho": np.array([0.7, 0.7, 0.7, rho_A])}
+    for v in out.values():
+        v.flags.writeable = False
+    return out
 
 
 class _Static:
@@ -617,31 +748,64 @@ def _static(key: tuple) -> _Static:
     s.first, s.last, s.w_lag = first, last, w_lag
     s.T = T = last - first + 1
     s.TT = T + PRE_YEARS
-    s.years_all = np.arange(first - PRE_YEARS, last + 1)
-    s.years = years = s.years_all[PRE_YEARS:]
+    s.years = years = np.arange(first, last + 1)
     s.tt = tt = (years - first) / max(T - 1, 1)
-    s.trend_std = (tt - tt.mean()) / (tt.std() if T > 1 else 1.0)
-    s.late = years >= min(max(2011, first), last)
+    trend_std = (tt - tt.mean()) / (tt.std() if T > 1 else 1.0)
+    s.late_start = int(np.argmax(years >= min(max(2011, first), last)))
     sizes = _province_sizes(n_cities)
     s.n = n = int(sizes.sum())
     s.n_prov = len(PROVINCES)
     s.prov_idx = prov_idx = np.repeat(np.arange(len(PROVINCES)), sizes)
-    s.region_code = region_code = _PROV_REGION[prov_idx]
+    region_code = _PROV_REGION[prov_idx]
     s.east = (region_code == 0).astype(np.int64)
     s.south = _PROV_SOUTH[prov_idx]
+    s.not_east = 0.8 * (region_code != 0)
     s.cell = (prov_idx[:, None] * T + np.arange(T)[None, :]).ravel()
     s.entity = np.repeat(np.arange(n), T)
     s.time = np.tile(np.arange(T), n)
     s.group = np.repeat(prov_idx, T).astype(np.int64)
     s.panel_ids = (np.repeat(np.arange(1, n + 1), T), np.tile(years, n), np.repeat(prov_idx, T),
                    np.repeat(region_code, T))
-    for v in s.panel_ids:
-        v.flags.writeable = False
     s.reference_level = _reference_level(theory_functions(), {"alpha": alpha, "beta": beta,
                                                               "I": I, "N": N})
+    # the controls: x = a + b z (normal) or exp(a + b z) (lognormal) with the Table 1 mean and
+    # SD, z = (sqrt(wc) city + sqrt(wt) sign trend + sqrt(we) noise) / sqrt(wc + wt + we): the
+    # coefficients of kernels.ar1_series
+    k = len(CONTROLS)
+    s.ctrl_load = np.empty(k)
+    s.ctrl_unique = np.empty(k)
+    s.ctrl_city_coef = np.empty(k)
+    s.ctrl_noise_coef = np.empty(k)
+    s.ctrl_trend = np.empty((k, T))
+    s.ctrl_form = np.empty(k, dtype=np.int64)
+    s.ctrl_lo = np.full(k, -np.inf)
+    s.ctrl_hi = np.full(k, np.inf)
+    s.ctrl_rho = np.full(k, 0.6)
+    for j, name in enumerate(CONTROLS):
+        mean, sd, form, wc, wt, we, tsign, load = _CONTROL_SPEC[name]
+        if form == "normal":
+            a, b = mean, sd
+            s.ctrl_form[j] = _kernels.IDENTITY
+        else:
+            s2 = np.log1p((sd / mean) ** 2)
+            a, b = np.log(mean) - s2 / 2, np.sqrt(s2)
+            s.ctrl_form[j] = _kernels.EXP
+        tot = np.sqrt(wc + wt + we)
+        s.ctrl_load[j] = load
+        s.ctrl_unique[j] = np.sqrt(1 - load * load)
+        s.ctrl_city_coef[j] = b * np.sqrt(wc) / tot
+        s.ctrl_noise_coef[j] = b * np.sqrt(we) / tot
+        s.ctrl_trend[j] = a + b * np.sqrt(wt) * tsign * trend_std / tot
+    s.ctrl_lo[CONTROLS.index("urban")], s.ctrl_hi[CONTROLS.index("urban")] = 0.12, 0.998
+    # the mechanism variables' trends (gpatent, ln hum, the internet logit)
+    s.mech_trend = np.stack([3.0 + 1.2 * tt, np.log(0.012) + 0.25 * tt, -2.6 + 2.2 * tt])
+    s.years_int = years.astype(np.int64)
+    s.layout = _fastpath.panel_layout(s.entity, s.time)
     for v in vars(s).values():  # shared by every draw: read-only
         if isinstance(v, np.ndarray):
             v.flags.writeable = False
+    for v in s.panel_ids:
+        v.flags.writeable = False
     return s
 
 
@@ -664,6 +828,42 @@ def _theory_at(alpha: float, beta: float, I_values: tuple, N: float, regime: str
     return elas, s_M, s_E
 
 
+#: the log factors of the theory's output, in the order of :func:`_log_output_coefs`
+_LOG_FACTORS = ("K", "L", "M", "E", "lnA")
+
+
+@functools.lru_cache(maxsize=64)
+def _log_output_coefs(alpha: float, beta: float, I_values: tuple, N: float) -> np.ndarray:
+    """ln Y of the theory as c0 + cK ln K + cL ln L + cM ln M + cE ln E + cA ln A, one row
+    (c0, cK, cL, cM, cE, cA) per automation frontier in ``I_values``.
+
+    The coefficients are read off the theory's own ``log_output`` (at unit factors, then one
+    factor at e), and the log-linearity they rely on is checked at an interior point: a theory
+    whose ln Y is not linear in the log factors is refused, not approximated. A draw then needs no
+    exp/log round trip per city-year."""
+    tn = theory_functions()
+    I_arr = np.asarray(I_values, dtype=float)
+    one = np.ones_like(I_arr)
+
+    def f(K=1.0, L=1.0, M=1.0, E=1.0, lnA=0.0):
+        return np.asarray(tn.log_output(K * one, L * one, M * one, E * one, alpha, beta, I_arr,
+                                        N, lnA * one), dtype=float) * one
+
+    c0 = f()
+    e = math.e
+    cols = [c0, f(K=e) - c0, f(L=e) - c0, f(M=e) - c0, f(E=e) - c0, f(lnA=1.0) - c0]
+    out = np.column_stack(cols)
+    x = {"K": 2.7, "L": 0.35, "M": 5.3, "E": 1.9, "lnA": -0.4}
+    got = f(**x)
+    want = c0 + sum(out[:, 1 + i] * (math.log(x[k]) if k != "lnA" else x[k])
+                    for i, k in enumerate(_LOG_FACTORS))
+    if not np.allclose(got, want, rtol=1e-12, atol=1e-12):
+        raise RuntimeError("the theory's log_output is not linear in the log factors; the paper "
+                           "design's closed forms do not apply")
+    out.flags.writeable = False
+    return out
+
+
 CONTROL_MEAN_LNPOP = _CONTROL_SPEC["lnpop"][0]
 
 
@@ -676,53 +876,34 @@ def _reference_level(tn, p) -> float:
     return float(np.asarray(val, dtype=float).ravel()[0])
 
 
-def _economy(tn, p, lnK, lnL, lnM, lnE_supply, lnA, I, s_E, rng):
-    """Energy and output in the chosen regime, from the theory's log_output.
+def _inquiry(p, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link, w_lag, pilot_part,
+             D, adopt, years, groups, T_var, phi, gpatent, hmatch, homogeneous):
+    """The estimands, computed from the theory's elasticity for the generated data.
 
-    ``log_output`` is linear in ln E with coefficient s_E (the energy share), so
-    ln Y = f0 + s_E ln E with f0 = log_output at E = 1, and each regime has a closed form:
-
-    - fixed_energy: ln E = the supply;
-    - priced_energy: E = s_E Y / P_e, so (1 - s_E) ln E = ln s_E + f0 - ln P_e;
-    - elastic_energy: E = E0 P_e^eta with P_e = s_E Y / E, so
-      (1 + eta (1 - s_E)) ln E = ln E0 + eta (ln s_E + f0).
-    """
-    alpha, beta, N = p["alpha"], p["beta"], p["N"]
-    K, L, M = np.exp(lnK), np.exp(lnL), np.exp(lnM)
-    regime = p["regime"]
-    if regime != "fixed_energy":
-        f0 = tn.log_output(K, L, M, np.ones_like(K), alpha, beta, I, N, lnA)
-    if regime == "fixed_energy":
-        lnE = lnE_supply
-    elif regime == "priced_energy":
-        ln_pe = 0.5 * (lnE_supply - lnE_supply.mean())  # a price that varies like the supply
-        lnE = (np.log(s_E) + f0 - ln_pe) / (1 - s_E)
-    else:
-        eta = p["supply_elasticity"]
-        lnE = (lnE_supply + eta * (np.log(s_E) + f0)) / (1 + eta * (1 - s_E))
-    E = np.exp(lnE)
-    lnY = tn.log_output(K, L, M, E, alpha, beta, I, N, lnA)
-    # the theory's carbon intensity must be ln E - ln Y (checked in the tests)
-    return lnE, np.asarray(lnY, dtype=float)
-
-
-def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
-             w_lag, pilot_part, D, adopt, years, groups, T_var, phi, gpatent, hmatch):
-    """The estimands, computed from the theory's elasticity for the generated data."""
+    ``homogeneous``: one elasticity for all cities, a constant kappa and the level link, so the
+    structural robot component of ln indco is c robot exactly (c = elasticity x kappa x w_0) and
+    every TWFE projection of it (full sample, any subsample, any controls) is c itself."""
     truth: dict[str, float] = {}
-    comp = (elas[:, None] * link).ravel()
-    ratio = comp / rob
-    truth["robot"] = _projection(comp, rob, X_ctrl, n, T, ratio=ratio)
-    truth["robot_nocontrols"] = _projection(comp, rob, X_ctrl[:, :0], n, T, ratio=ratio)
-    truth["robot_ame"] = float(np.mean(np.broadcast_to(marginal, (n, T))))
-    # effect on ln CO2 (the lnco robustness outcome): d ln E / d ln M = (elas + s_M) / (1 - s_E)
-    elas_E = (elas + s_M) / (1 - s_E)
-    truth["robot_lnco"] = _projection((elas_E[:, None] * link).ravel(), rob, X_ctrl, n, T)
-    truth["elasticity_indco_lnM"] = float(np.mean(elas))
+    elas_E = (elas + s_M) / (1 - s_E)  # d ln E / d ln M (the lnco robustness outcome)
+    if homogeneous:
+        c = float(elas[0]) * float(kappa_it) * float(w_lag[0])
+        truth["robot"] = truth["robot_nocontrols"] = truth["robot_ame"] = c
+        truth["robot_lnco"] = float(elas_E[0]) * float(kappa_it) * float(w_lag[0])
+        ratio = None
+    else:
+        comp = (elas[:, None] * link).ravel()
+        ratio = comp / rob
+        truth["robot"] = _projection(comp, rob, X_ctrl, n, T, ratio=ratio)
+        truth["robot_nocontrols"] = _projection(comp, rob, X_ctrl[:, :0], n, T, ratio=ratio)
+        truth["robot_ame"] = float(np.mean(np.broadcast_to(marginal, (n, T))))
+        truth["robot_lnco"] = _projection((elas_E[:, None] * link).ravel(), rob, X_ctrl, n, T)
+    elas_mean = float(elas[0]) if homogeneous else float(np.mean(elas))
+    truth["elasticity_indco_lnM"] = elas_mean
     truth["kappa"] = float(p["kappa"])
     # dynamic (structural lag) effects: d lnindco_t / d robot_{t-l}
     if not p["log_level"]:
-        base = float(np.mean(elas[:, None] * kappa_it))
+        base = (elas_mean * float(kappa_it) if homogeneous
+                else float(np.mean(elas[:, None] * kappa_it)))
         for lag in range(1, MAX_LAG + 1):
             wl = w_lag[lag] if lag < w_lag.size else 0.0
             truth[f"robot_lag{lag}"] = base * wl
@@ -730,14 +911,19 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
     # split samples (the heterogeneity tables): TWFE projection within each group
     # a component proportional to robot on the whole sample (spread of the ratio <= 1e-12) is
     # so on every subsample, where _projection's shortcut returns the ratio of its first cell
-    proportional = bool(np.all(np.isfinite(ratio))) and float(np.ptp(ratio)) <= 1e-12
+    proportional = homogeneous or (bool(np.all(np.isfinite(ratio)))
+                                   and float(np.ptp(ratio)) <= 1e-12)
     for g in GROUPINGS:
+        counts = np.bincount(groups[g], minlength=2)
         for v in (0, 1):
-            mask = groups[g] == v
-            if mask.sum() >= 2:
-                truth[f"robot|{g}={v}"] = (
-                    float(ratio[int(np.argmax(mask)) * T]) if proportional
-                    else _projection(comp, rob, X_ctrl, n, T, rows=mask, ratio=ratio))
+            if counts[v] >= 2:
+                if homogeneous:
+                    truth[f"robot|{g}={v}"] = truth["robot"]
+                elif proportional:
+                    truth[f"robot|{g}={v}"] = float(ratio[int(np.argmax(groups[g] == v)) * T])
+                else:
+                    truth[f"robot|{g}={v}"] = _projection(comp, rob, X_ctrl, n, T,
+                                                          rows=groups[g] == v, ratio=ratio)
     # thresholds: the estimand of the threshold regression (24) at the true threshold phi, i.e.
     # the joint TWFE projection of the structural component on robot x 1(T <= phi) and
     # robot x 1(T > phi) given the controls (as "robot" is for (18)); the unweighted regime means
@@ -749,28 +935,40 @@ def _inquiry(p, tn, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link,
         low = T_var <= phi
         truth["robot_low_ame"] = float(eff[low].mean()) if low.any() else float("nan")
         truth["robot_high_ame"] = float(eff[~low].mean()) if (~low).any() else float("nan")
+        comp_t = (elas[:, None] * link).ravel()
         truth["robot_low"], truth["robot_high"] = _regime_projection(
-            comp, rob, X_ctrl, low.ravel(), n, T)
+            comp_t, rob, X_ctrl, low.ravel(), n, T)
         truth["threshold"] = phi
     # mechanisms: the interaction coefficient on robot x M per unit of M
     if not p["log_level"]:
-        base_k = float(np.mean(elas)) * p["kappa"]
-        truth["robot_x_gpatent"] = base_k * p["mech_gpatent"] / float(gpatent.std())
-        truth["robot_x_hmatch"] = base_k * p["mech_hmatch"] / float(hmatch.std())
-    # pilot zones: ATT of the pilot dummy on ln indco, overall and by event time
-    eff_pilot = elas[:, None] * pilot_part
+        base_k = elas_mean * p["kappa"]
+        for name, m, v in (("gpatent", p["mech_gpatent"], gpatent),
+                           ("hmatch", p["mech_hmatch"], hmatch)):
+            truth[f"robot_x_{name}"] = base_k * m / float(v.std()) if m else base_k * m
+    # pilot zones: ATT of the pilot dummy on ln indco, overall and by event time k = year -
+    # adoption year (k >= 0 in the treated cells)
+    adopted = np.unique(adopt[adopt > 0])
+    if adopted.size == 0 or adopted.min() > years[-1]:
+        truth["did"] = float("nan")
+        return truth
+    if homogeneous and p["pilot_growth"] == 0.0:
+        # one effect in every treated cell: elasticity x pilot_lnM, at each event time present
+        c_did = elas_mean * p["pilot_lnM"]
+        truth["did"] = c_did
+        ks = set()
+        for a in adopted.tolist():
+            ks.update(range(max(int(years[0]) - a, 0), int(years[-1]) - a + 1))
+        for k in sorted(ks):
+            truth[f"did_e{k}"] = c_did
+        return truth
     treated = D > 0
-    truth["did"] = float(eff_pilot[treated].mean()) if treated.any() else float("nan")
-    if treated.any():
-        # event time of the treated cells (>= 0), grouped by a stable sort: each group's cells
-        # in the panel's order, as a boolean selection would give them
-        ev = (years[None, :] - adopt[:, None])[treated]
-        order = np.argsort(ev, kind="stable")
-        ev_s, eff_s = ev[order], eff_pilot[treated][order]
-        bounds = np.searchsorted(ev_s, np.arange(0, int(ev_s[-1]) + 2))
-        for k in range(0, int(ev_s[-1]) + 1):
-            if bounds[k + 1] > bounds[k]:
-                truth[f"did_e{k}"] = float(eff_s[bounds[k]:bounds[k + 1]].mean())
+    eff_pilot = (elas[:, None] * pilot_part)[treated]
+    truth["did"] = float(eff_pilot.mean())
+    ev = np.broadcast_to(years[None, :] - adopt[:, None], (n, T))[treated]
+    sums = np.bincount(ev, weights=eff_pilot)
+    counts = np.bincount(ev)
+    for k in np.flatnonzero(counts).tolist():
+        truth[f"did_e{k}"] = float(sums[k] / counts[k])
     return truth
 
 

@@ -148,41 +148,54 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
                 first_year: int) -> np.ndarray:
     """Adoption year of each city (0 = never): 16 zones of 1-4 cities of one province.
 
-    The 2009 zone is three cities of Inner Mongolia (when it is in the sample). Zones are drawn
-    independently of everything else (no selection on potential outcomes). Adoption years before
-    ``first_year`` are kept (such cities are treated throughout the sample).
+    Each zone in turn picks a province with probability proportional to its cities not yet in a
+    zone, a size uniform on 1-4, and that many of the province's free cities uniformly at random
+    (all of them when fewer are free); the 2009 zone is three cities of Inner Mongolia (when it is
+    in the sample). Zones are drawn independently of everything else (no selection on potential
+    outcomes). Adoption years before ``first_year`` are kept (such cities are treated throughout
+    the sample).
+
+    Random numbers: a fixed count, ``n + 2 x 16`` uniforms. Each city gets a uniform key, and a
+    zone takes the free cities of its province in the order of their keys: the keys' ranks are a
+    uniformly random permutation within every province, so each zone's cities are a uniform
+    random subset of the free ones, as sampling without replacement zone by zone gives (tested
+    against that sampler, written with ``numpy.random.Generator.choice``, in distribution).
     """
     n = prov_idx.shape[0]
     n_prov = len(prov_names)
-    adopt = np.zeros(n, dtype=np.int64)
-    free = np.ones(n, dtype=bool)
+    u = rng.random(n + 2 * len(_ZONE_YEARS))
+    keys, uz = u[:n], u[n:].tolist()
+    order = np.lexsort((keys, prov_idx))  # cities by province, in key order within each
+    counts = np.bincount(prov_idx, minlength=n_prov)
+    start = np.concatenate(([0], np.cumsum(counts)))[:-1].tolist()
+    avail = counts.tolist()
+    used = [0] * n_prov
+    total = n
     names = list(prov_names)
-    # cities of each province (ascending) and the free ones per province, kept up to date
-    # instead of recounted for every zone (the random draws are the same as recounting)
-    order = np.argsort(prov_idx, kind="stable")
-    bounds = np.searchsorted(prov_idx[order], np.arange(n_prov + 1))
-    members = [order[bounds[k]:bounds[k + 1]] for k in range(n_prov)]
-    avail = np.bincount(prov_idx, minlength=n_prov)
-    for year in _ZONE_YEARS:
-        if year == 2009 and "Inner Mongolia" in names:
-            k = names.index("Inner Mongolia")
-            size = 3
+    im = names.index("Inner Mongolia") if "Inner Mongolia" in names else -1
+    adopt = np.zeros(n, dtype=np.int64)
+    for z, year in enumerate(_ZONE_YEARS):
+        if year == 2009 and im >= 0:
+            k, size = im, 3
         else:
-            total = avail.sum()
             if total == 0:
                 break
-            # rng.choice(n_prov, p=avail / total), by its own inverse-CDF step (same draw,
-            # same stream; without choice()'s argument checks)
-            cdf = (avail / total).cumsum()
-            cdf /= cdf[-1]
-            k = int(cdf.searchsorted(rng.random(), side="right"))
-            size = int(rng.integers(1, 5))
-        mk = members[k]
-        cand = mk[free[mk]]
-        if cand.size == 0:
+            # the province: the first whose cumulative count of free cities exceeds u x total
+            target = uz[2 * z] * total
+            acc, k = 0, -1
+            for j, a in enumerate(avail):
+                if a:
+                    k = j
+                    acc += a
+                    if acc > target:
+                        break
+            size = 1 + int(4.0 * uz[2 * z + 1])
+        take = min(size, avail[k])
+        if take == 0:
             continue
-        pick = rng.choice(cand, size=min(size, cand.size), replace=False)
-        adopt[pick] = year
-        free[pick] = False
-        avail[k] -= pick.size
+        pos = start[k] + used[k]
+        adopt[order[pos:pos + take]] = year
+        used[k] += take
+        avail[k] -= take
+        total -= take
     return adopt

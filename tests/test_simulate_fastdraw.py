@@ -1,8 +1,10 @@
-"""The speed devices of the ``paper`` draw change no number.
+"""The speed devices of the ``paper`` draw compute the model's equations.
 
-Checked against references nobody here wrote: scipy's ``lfilter`` for the AR(1) recursion,
-numpy's own ``Generator.choice`` for the pilot-zone assignment (the draws must be the same, to
-the bit, and leave the stream in the same state), and the theory's sympy derivation for the
+Checked against references nobody here wrote: scipy's ``lfilter`` for the AR(1) recursion (to the
+bit in the compiled loops), numpy's own expressions for the compiled series and numpy's quantile
+and median (to the bit), the measurement module's ``allocate`` for the downscaling in logs,
+numpy's ``Generator.choice`` for the pilot-zone assignment (in distribution), the theory's
+``log_output`` for the log-linear coefficients, and the theory's sympy derivation for the
 expressions that ``robocarbon.theory.numeric`` reads back from its cache.
 """
 
@@ -16,25 +18,132 @@ import pytest
 import sympy as sp
 from scipy.signal import lfilter
 
-from robocarbon.simulate import paper, threats
+from robocarbon.simulate import kernels, paper, threats
 from robocarbon.simulate.design import get_design
 from robocarbon.theory import numeric as tn
 
 
+def _ar1_lfilter(e, rho):
+    """The reference stationary AR(1): scipy's lfilter on the scaled innovations."""
+    x = np.array(e, dtype=float)
+    x[..., 1:] *= np.sqrt(1.0 - rho * rho)
+    return lfilter([1.0], [1.0, -rho], x, axis=-1)
+
+
 @pytest.mark.parametrize("rho", [0.5, 0.92, -0.3])
-@pytest.mark.parametrize("shape", [(7, 40, 13), (30, 18), (5, 80)])
-def test_ar1_filter_equals_lfilter_bit_for_bit(rho, shape):
-    e = np.random.default_rng(3).standard_normal(shape)
-    ref = e.copy()
-    ref[..., 1:] *= np.sqrt(1.0 - rho * rho)
-    ref = lfilter([1.0], [1.0, -rho], ref, axis=-1)
-    got = paper._ar1_filter(e.copy(), rho)
-    assert got.flags.c_contiguous
-    np.testing.assert_array_equal(got, ref)
+def test_kernel_ar1_equals_lfilter_bit_for_bit(rho):
+    S, n, T = 3, 40, 13
+    e = np.random.default_rng(3).standard_normal((S, n, T))
+    out = np.empty((S, n, T))
+    kernels.ar1_series(e, np.zeros((S, n)), np.zeros((S, T)), np.zeros(S), np.ones(S),
+                       np.full(S, rho), np.zeros(S, dtype=np.int64), np.full(S, -np.inf),
+                       np.full(S, np.inf), np.zeros(S), 5, out, np.zeros((n, T)),
+                       np.empty((S, n)), np.empty((S, n)))
+    np.testing.assert_array_equal(out, _ar1_lfilter(e, rho))
+
+
+@pytest.mark.parametrize("rho", [0.8, -0.4])
+def test_ar1_matrix_equals_lfilter(rho):
+    e = np.random.default_rng(4).standard_normal((14, 18))
+    np.testing.assert_allclose(paper._ar1_rows(e, rho), _ar1_lfilter(e, rho), rtol=1e-13,
+                               atol=1e-14)
+
+
+def test_kernel_series_equal_their_numpy_statement():
+    """kernels.ar1_series against the equations written with numpy: the three transforms, the
+    bounds, the loading-weighted index of the noises and the (late) means over the years."""
+    rng = np.random.default_rng(5)
+    S, n, T, late = 4, 30, 9, 4
+    e = rng.standard_normal((S, n, T))
+    city = rng.standard_normal((S, n))
+    trend = rng.standard_normal((S, T))
+    cc, cn = rng.uniform(0.2, 1.5, S), rng.uniform(0.1, 0.9, S)
+    rho = np.array([0.6, 0.5, 0.7, -0.2])
+    form = np.array([kernels.IDENTITY, kernels.EXP, kernels.LOGISTIC, kernels.IDENTITY])
+    lo = np.array([-np.inf, -np.inf, -np.inf, -0.3])
+    hi = np.array([np.inf, np.inf, np.inf, 0.4])
+    load = np.array([0.5, 0.0, -1.0, 2.0])
+    out, index = np.empty((S, n, T)), np.zeros((n, T))
+    mean, mean_late = np.empty((S, n)), np.empty((S, n))
+    kernels.ar1_series(e, city, trend, cc, cn, rho, form, lo, hi, load, late, out, index, mean,
+                       mean_late)
+    want_index = np.zeros((n, T))
+    for j in range(S):
+        u = _ar1_lfilter(e[j], rho[j])
+        z = trend[j][None, :] + cc[j] * city[j][:, None] + cn[j] * u
+        x = {0: z, 1: np.exp(z), 2: 1.0 / (1.0 + np.exp(-z))}[int(form[j])]
+        x = np.clip(x, lo[j], hi[j])
+        np.testing.assert_allclose(out[j], x, rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(mean[j], x.mean(axis=1), rtol=1e-13)
+        np.testing.assert_allclose(mean_late[j], x[:, late:].mean(axis=1), rtol=1e-13)
+        want_index += load[j] * u
+    np.testing.assert_allclose(index, want_index, rtol=1e-13, atol=1e-14)
+    assert out[3].min() >= -0.3 and out[3].max() <= 0.4
+
+
+def test_allocate_levels_equals_downscale_allocate():
+    """(20) in logs, as the draw computes it, against the measurement module's allocate()."""
+    from robocarbon.empirics.downscale import allocate
+
+    rng = np.random.default_rng(6)
+    n, T, n_prov = 50, 7, 6
+    prov = np.sort(rng.integers(0, n_prov, n))
+    prov[:n_prov] = np.arange(n_prov)
+    prov = np.sort(prov)
+    ln_light = rng.normal(size=(n, T))
+    ln_va = rng.normal(size=(n, T))
+    co2 = np.exp(rng.normal(size=(n, T)))
+    cell = (prov[:, None] * T + np.arange(T)[None, :]).ravel()
+    prov_co2 = np.bincount(cell, weights=co2.ravel(), minlength=n_prov * T).reshape(n_prov, T)
+    prov_light = np.bincount(cell, weights=np.exp(ln_light).ravel(),
+                             minlength=n_prov * T).reshape(n_prov, T)
+    lnco, lnindco = np.empty((n, T)), np.empty(n * T)
+    kernels.allocate_levels(ln_light, ln_va, prov, prov_co2, prov_light, lnco, lnindco)
+    want, _ = allocate(prov_co2.ravel(), np.exp(ln_light).ravel(), cell)
+    np.testing.assert_allclose(np.exp(lnco).ravel(), want, rtol=1e-12)
+    np.testing.assert_allclose(lnindco, (lnco - ln_va).ravel(), rtol=0, atol=0)
+    # the cities of a province share out exactly its total
+    np.testing.assert_allclose(np.bincount(cell, weights=np.exp(lnco).ravel()),
+                               prov_co2.ravel(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [5, 262, 263, 1000])
+def test_quantile_and_median_equal_numpy_to_the_bit(size):
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        x = rng.standard_normal(size) * rng.uniform(0.1, 10)
+        for q in (0.0, 0.1, 0.5, 0.6, 0.65, 0.7, 0.99, 1.0, float(rng.uniform())):
+            assert paper._quantile(x, q) == np.quantile(x, q), q
+        assert paper._median(x) == np.median(x)
+
+
+def test_hmatch_closed_form_equals_equation_23():
+    rng = np.random.default_rng(7)
+    robot = rng.lognormal(size=(40, 9))
+    hum = rng.lognormal(size=(40, 9)) * 0.02
+    np.testing.assert_allclose(paper._hmatch(robot, hum), threats.hmatch(robot, hum),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_log_output_coefficients_reproduce_the_theory():
+    """ln Y = c0 + cK ln K + cL ln L + cM ln M + cE ln E + cA ln A, read off the theory's
+    log_output, reproduces it at random points (two frontiers), and cE is the energy share."""
+    I_values = (0.2, 0.35)
+    C = paper._log_output_coefs(0.3, 0.5, I_values, 1.0)
+    rng = np.random.default_rng(8)
+    for r, I in enumerate(I_values):
+        K, L, M, E = rng.uniform(0.1, 20.0, (4, 50))
+        lnA = rng.normal(size=50)
+        got = C[r, 0] + C[r, 1:5] @ np.log([K, L, M, E]) + C[r, 5] * lnA
+        np.testing.assert_allclose(got, tn.log_output(K, L, M, E, 0.3, 0.5, I, 1.0, lnA),
+                                   rtol=1e-12, atol=1e-12)
+        assert C[r, 4] == pytest.approx(float(tn.factor_shares(0.3, 0.5, I, 1.0)["energy"]))
+        assert C[r, 5] == pytest.approx(1.0)
 
 
 def _pilot_zones_reference(rng, prov_idx, prov_names):
-    """The assignment written with numpy's choice() and a recount for every zone."""
+    """Zone by zone: a province in proportion to its free cities (numpy's choice), a size 1-4,
+    and that many free cities of it sampled without replacement (numpy's choice)."""
     n = prov_idx.shape[0]
     adopt = np.zeros(n, dtype=np.int64)
     free = np.ones(n, dtype=bool)
@@ -57,17 +166,49 @@ def _pilot_zones_reference(rng, prov_idx, prov_names):
     return adopt
 
 
-@pytest.mark.parametrize("n_cities", [262, 60, 35])
-def test_pilot_zones_same_draws_as_numpy_choice(n_cities):
+@pytest.mark.parametrize("n_cities", [262, 60])
+def test_pilot_zones_have_the_distribution_of_sampling_without_replacement(n_cities):
+    """The keyed sampler against the zone-by-zone sampler written with numpy's choice(): the
+    probability that each city joins each batch (2008, 2009, 2011) agrees within Monte Carlo
+    error (two-sample z, 3,000 draws each), and so does the number of treated cities."""
     sizes = paper._province_sizes(n_cities)
     prov_idx = np.repeat(np.arange(len(paper.PROVINCES)), sizes)
     names = [q[0] for q in paper.PROVINCES]
-    for seed in range(40):
-        r1, r2 = np.random.default_rng(seed), np.random.default_rng(seed)
-        got = threats.pilot_zones(r1, prov_idx, names, 2007)
-        ref = _pilot_zones_reference(r2, prov_idx, names)
-        np.testing.assert_array_equal(got, ref)
-        assert r1.random() == r2.random()  # the stream is left in the same state
+    R = 3000
+    years = (2008, 2009, 2011)
+    got, ref = np.zeros((len(years), prov_idx.size)), np.zeros((len(years), prov_idx.size))
+    n_got, n_ref = np.empty(R), np.empty(R)
+    r1, r2 = np.random.default_rng(11), np.random.default_rng(12)
+    im = names.index("Inner Mongolia")
+    for r in range(R):
+        a = threats.pilot_zones(r1, prov_idx, names, 2007)
+        b = _pilot_zones_reference(r2, prov_idx, names)
+        # every draw: the three batches; the 2009 zone is three Inner Mongolia cities (fewer
+        # when 2008 zones took some of the province's cities)
+        assert set(np.unique(a)) <= {0, *years}
+        in_2009 = a == 2009
+        assert np.all(prov_idx[in_2009] == im) and in_2009.sum() <= 3
+        assert in_2009.sum() == min(3, sizes[im] - int(((a == 2008) & (prov_idx == im)).sum()))
+        for y, row_g, row_r in zip(years, got, ref):
+            row_g += a == y
+            row_r += b == y
+        n_got[r], n_ref[r] = (a > 0).sum(), (b > 0).sum()
+    p1, p2 = got / R, ref / R
+    pool = (p1 + p2) / 2
+    se = np.sqrt(np.maximum(pool * (1 - pool), 1e-12) * 2 / R)
+    z = np.abs(p1 - p2) / se
+    assert z.max() < 5.0, z.max()  # about 800 cells: the max of |z| is below 4 under the null
+    z_n = abs(n_got.mean() - n_ref.mean()) / np.sqrt((n_got.var() + n_ref.var()) / R)
+    assert z_n < 4.0, (n_got.mean(), n_ref.mean())
+
+
+def test_pilot_zones_use_a_fixed_count_of_uniforms():
+    sizes = paper._province_sizes(262)
+    prov_idx = np.repeat(np.arange(len(paper.PROVINCES)), sizes)
+    r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
+    threats.pilot_zones(r1, prov_idx, [q[0] for q in paper.PROVINCES], 2007)
+    r2.random(prov_idx.size + 2 * len(threats._ZONE_YEARS))
+    assert r1.random() == r2.random()
 
 
 def test_panel_is_lazy_and_matches_arrays():

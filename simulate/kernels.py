@@ -1,0 +1,187 @@
+"""Compiled per-city-year loops of the ``paper`` design (numba).
+
+A draw of the ``paper`` design evaluates the same few equations in every one of its 3,406
+city-years, for fourteen AR(1) series and for the economy. Written with numpy, each equation is a
+pass over memory with a temporary array, and the passes, not the arithmetic, take the time; here
+each loop visits a city-year once and keeps the intermediate values in registers. The loops are
+the equations of ``docs/simulate.md`` in scalar form; ``tests/test_simulate_kernels.py`` checks
+them against numpy re-statements of the same equations and the AR(1) recursion against
+``scipy.signal.lfilter``.
+
+No fast-math: the loops round like the numpy expressions they replace (no reassociation, no
+fused multiply-add), so results do not depend on the CPU's vector units, and a draw is the same on
+every machine. The compiled code is cached on disk (numba ``cache=True``) after the first call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # numba is a dependency; the pure-Python fallback only serves a broken installation
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover
+    _njit = None
+
+__all__ = ["IDENTITY", "EXP", "LOGISTIC", "ar1_series", "economy", "allocate_levels"]
+
+#: transforms of :func:`ar1_series`
+IDENTITY, EXP, LOGISTIC = 0, 1, 2
+
+
+def _jit(fn):
+    if _njit is None:  # pragma: no cover
+        return fn
+    return _njit(cache=True, nogil=True)(fn)
+
+
+@_jit
+def ar1_series(e, city, trend, city_coef, noise_coef, rho, form, lo, hi, load, late_start,
+               out, index, mean, mean_late):
+    """Observed series built on stationary AR(1) noise, for S series x n cities x T years.
+
+    For series j, city i, year t (innovations ``e[j, i, t]`` standard normal):
+
+        u_0 = e_0,   u_t = rho_j u_{t-1} + sqrt(1 - rho_j^2) e_t         (unit-variance AR(1))
+        z_t = trend[j, t] + city_coef[j] city[j, i] + noise_coef[j] u_t
+        x_t = z_t, exp(z_t) or 1 / (1 + exp(-z_t))                        (form[j] = 0, 1, 2)
+        x_t = min(max(x_t, lo[j]), hi[j])
+
+    Writes ``out[j, i, t] = x_t``, adds ``load[j] u_t`` to ``index[i, t]`` (a loading-weighted
+    sum of the noises), and stores the mean of x over the years in ``mean[j, i]`` and over the
+    years from ``late_start`` on in ``mean_late[j, i]``.
+    """
+    S, n, T = e.shape
+    for j in range(S):
+        r = rho[j]
+        c = math.sqrt(1.0 - r * r)
+        cc = city_coef[j]
+        cn = noise_coef[j]
+        f = form[j]
+        lj = load[j]
+        for i in range(n):
+            base = cc * city[j, i]
+            u = 0.0
+            s = 0.0
+            s_late = 0.0
+            for t in range(T):
+                if t == 0:
+                    u = e[j, i, 0]
+                else:
+                    u = c * e[j, i, t] + r * u
+                z = trend[j, t] + base + cn * u
+                if f == 1:
+                    x = math.exp(z)
+                elif f == 2:
+                    x = 1.0 / (1.0 + math.exp(-z))
+                else:
+                    x = z
+                if x < lo[j]:
+                    x = lo[j]
+                elif x > hi[j]:
+                    x = hi[j]
+                out[j, i, t] = x
+                if lj != 0.0:
+                    index[i, t] += lj * u
+                s += x
+                if t >= late_start:
+                    s_late += x
+            mean[j, i] = s / T
+            mean_late[j, i] = s_late / (T - late_start) if T > late_start else np.nan
+
+
+@_jit
+def economy(lnK, lnL, lnE_supply, lnA, m0, robot_part, robot, adopt, years, pilot_lnM,
+            pilot_growth, coef, regime, s_E, eta, lnE_supply_mean, base, shift, va_robot, lam,
+            level, light_noise, e_light, prov, D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco,
+            ln_va, ln_light, prov_co2, prov_light):
+    """The task-model economy, emissions and nightlights of every city-year.
+
+    For city i in province p(i), year t (``coef[i] = (c0, cK, cL, cM, cE, cA)``, ln Y linear in
+    the log factors, cE = s_E):
+
+        D        = 1(adopt_i > 0 and year_t >= adopt_i)
+        pilot    = D (pilot_lnM + pilot_growth (year_t - adopt_i))
+        ln M     = m0_i + robot_part + pilot
+        f0       = c0 + cK ln K + cL ln L + cM ln M + cA ln A             (ln Y at E = 1)
+        ln E     = supply                                    (regime 0, fixed)
+                 = (ln s_E + f0 - ln P_e) / (1 - s_E),  ln P_e = (supply - mean supply) / 2
+                                                              (regime 1, priced)
+                 = (supply + eta (ln s_E + f0)) / (1 + eta (1 - s_E))     (regime 2, elastic)
+        ln Y     = f0 + cE ln E
+        ln CO2   = base_i + ln E + shift                    (base = level + ln phi_i)
+        true ln indco = ln CO2 - ln Y
+        ln VA    = ln Y + va_robot robot
+        ln light = light_noise e + (1 - lam) ln CO2 + lam (ln VA + level)
+
+    and the province-year sums of CO2 and light in ``prov_co2`` and ``prov_light`` (zeroed
+    here), the inputs of the downscaling (20).
+    """
+    n, T = lnK.shape
+    prov_co2[:, :] = 0.0
+    prov_light[:, :] = 0.0
+    ln_sE = math.log(s_E)
+    for i in range(n):
+        a = adopt[i]
+        c0 = coef[i, 0]
+        cK = coef[i, 1]
+        cL = coef[i, 2]
+        cM = coef[i, 3]
+        cE = coef[i, 4]
+        cA = coef[i, 5]
+        p = prov[i]
+        for t in range(T):
+            d = 1.0 if (a > 0 and years[t] >= a) else 0.0
+            pp = d * (pilot_lnM + pilot_growth * (years[t] - a)) if d > 0.0 else 0.0
+            D[i, t] = d
+            pilot_part[i, t] = pp
+            lm = m0[i] + robot_part[i, t] + pp
+            lnM[i, t] = lm
+            f0 = c0 + cK * lnK[i, t] + cL * lnL[i, t] + cM * lm + cA * lnA[i, t]
+            if regime == 0:
+                le = lnE_supply[i, t]
+            elif regime == 1:
+                le = (ln_sE + f0 - 0.5 * (lnE_supply[i, t] - lnE_supply_mean)) / (1.0 - s_E)
+            else:
+                le = (lnE_supply[i, t] + eta * (ln_sE + f0)) / (1.0 + eta * (1.0 - s_E))
+            ly = f0 + cE * le
+            lnE[i, t] = le
+            lnY[i, t] = ly
+            lc = base[i] + le + shift[i, t]
+            ln_co2[i, t] = lc
+            true_lnindco[i, t] = lc - ly
+            lv = ly + va_robot * robot[i, t] if va_robot != 0.0 else ly
+            ln_va[i, t] = lv
+            if lam == 0.0:
+                ll = light_noise * e_light[i, t] + lc
+            else:
+                ll = light_noise * e_light[i, t] + ((1.0 - lam) * lc + lam * (lv + level))
+            ln_light[i, t] = ll
+            prov_co2[p, t] += math.exp(lc)
+            prov_light[p, t] += math.exp(ll)
+
+
+@_jit
+def allocate_levels(ln_light, ln_va, prov, prov_co2, prov_light, lnco, lnindco):
+    """Downscaling (20) with the top-down share of lights, in logs:
+
+        ln CO2_hat_it = ln light_it + ln total_p(i)t - ln sum_{k in p(i)} light_kt
+
+    (the slope of (19) cancels from the shares), and ln indco = ln CO2_hat - ln VA, written
+    city-major into the flat ``lnindco``."""
+    n, T = ln_light.shape
+    n_prov = prov_co2.shape[0]
+    gap = np.empty((n_prov, T))
+    for p in range(n_prov):
+        for t in range(T):
+            if prov_light[p, t] > 0.0:
+                gap[p, t] = math.log(prov_co2[p, t]) - math.log(prov_light[p, t])
+            else:
+                gap[p, t] = np.nan
+    for i in range(n):
+        p = prov[i]
+        for t in range(T):
+            v = ln_light[i, t] + gap[p, t]
+            lnco[i, t] = v
+            lnindco[i * T + t] = v - ln_va[i, t]
