@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from robocarbon.empirics.errors import InputError
 from robocarbon.empirics.provenance import atomic_path, write_json_atomic, write_manifest
@@ -88,7 +88,8 @@ def replication_rng(seed: int, cell: int, rep: int, *, keyed_by_cell: bool) -> n
     .spawn(S)[rep]``; without cell keying, ``SeedSequence(seed).spawn(S)[rep]``.
     """
     key = (int(cell), int(rep)) if keyed_by_cell else (int(rep),)
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+    # what default_rng(SeedSequence) builds, without its dispatch
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
 
 
 # ---------------------------------------------------------------------------- grids
@@ -201,17 +202,21 @@ def run_chunk(task: ChunkTask) -> pd.DataFrame:
 
 
 def _run_chunk(task: ChunkTask) -> pd.DataFrame:
+    # one plain tuple per row of the table; the frame is built once per chunk, column by column
     rows: list[tuple] = []
+    ests = task.estimators
+    plans = [(ei, est, list(est.estimands), tuple((getattr(est, "extras", {}) or {}).items()))
+             for ei, est in enumerate(ests)]
     for rep in task.reps:
         rng = replication_rng(task.seed, task.cell, rep, keyed_by_cell=task.keyed_by_cell)
         try:
             draw = task.design.draw(rng)
         except Exception as exc:  # a failed draw fails every estimator of the replication
-            for ei, est in enumerate(task.estimators):
+            for ei, est in enumerate(ests):
                 _fail_rows(rows, task, rep, ei, est, "draw: " + _error_text(exc))
             continue
         truth = getattr(draw, "truth", {}) or {}
-        for ei, est in enumerate(task.estimators):
+        for ei, est, estimands, extra_paths in plans:
             try:
                 results = est(draw)
             except Exception as exc:
@@ -220,12 +225,11 @@ def _run_chunk(task: ChunkTask) -> pd.DataFrame:
             multi = len(results) > 1
             for ri, res in enumerate(results):
                 label = f"{est.name}:{res.estimator or ri}" if multi else est.name
-                terms = list(res.terms)
-                extras = {k: _dig(res.diagnostics, v) for k, v in
-                          (getattr(est, "extras", {}) or {}).items()}
-                keep = [t for t in est.estimands] if est.estimands else terms
-                se_all = np.sqrt(np.clip(np.diag(res.cov), 0.0, None))
+                terms = res.terms
+                extras = {k: _dig(res.diagnostics, v) for k, v in extra_paths}
+                keep = estimands or terms
                 df = np.nan if res.df_resid is None else float(res.df_resid)
+                cov = res.cov
                 for ti, term in enumerate(keep):
                     key = est.estimand_key(term, truth)
                     theta = float(truth[key]) if key is not None else np.nan
@@ -234,15 +238,75 @@ def _run_chunk(task: ChunkTask) -> pd.DataFrame:
                                      res.nobs, theta, f"term {term!r} not in the result", extras))
                         continue
                     j = terms.index(term)
+                    v = float(cov[j, j])  # sqrt(clip(v, 0)), as Result.std_errors
                     rows.append((task.cell, rep, ei, ri, ti, label, term, float(res.params[j]),
-                                 float(se_all[j]), df, res.nobs, theta, "", extras))
-    base = pd.DataFrame([r[:-1] for r in rows],
-                        columns=["cell", "rep", "est_order", "sub_order", "term_order",
-                                 "estimator", "term", "estimate", "std_error", "df_resid",
-                                 "nobs", "estimand", "error"])
-    for name in _extra_columns(task.estimators):
-        base[name] = np.array([r[-1].get(name, np.nan) for r in rows], dtype=float)
-    return _add_inference(base, task.level)
+                                 math.sqrt(v) if v > 0.0 else (v if v != v else 0.0), df,
+                                 res.nobs, theta, "", extras))
+    return _chunk_frame(rows, _extra_columns(ests), task.level)
+
+
+#: the pandas dtype of the text columns (what ``astype(str)`` gives in this pandas version)
+_STR_DTYPE = pd.Series(["x"], dtype=object).astype(str).dtype
+
+
+def _chunk_frame(rows: list[tuple], extra_cols: Sequence[str], level: float) -> pd.DataFrame:
+    """The rows of one chunk as the checkpointed part: ``_PART_COLUMNS`` then the extras, with
+    the dtypes of :func:`_normalise` and the inference columns of :func:`_add_inference`."""
+    cols = list(zip(*rows)) if rows else [()] * 14
+    ints = [np.array(cols[i], dtype=np.int64) for i in range(5)]
+    est = np.array(cols[7], dtype=float)
+    se = np.array(cols[8], dtype=float)
+    dfr = np.array(cols[9], dtype=float)
+    stat, p, low, high = _inference(est, se, dfr, level)
+    data = {
+        "cell": ints[0], "rep": ints[1], "est_order": ints[2], "sub_order": ints[3],
+        "term_order": ints[4],
+        "estimator": pd.array([str(v) for v in cols[5]], dtype=_STR_DTYPE),
+        "term": pd.array([str(v) for v in cols[6]], dtype=_STR_DTYPE),
+        "estimate": est, "std_error": se, "statistic": stat, "p_value": p, "conf_low": low,
+        "conf_high": high, "df_resid": dfr, "nobs": np.array(cols[10], dtype=np.int64),
+        "estimand": np.array(cols[11], dtype=float),
+        "error": pd.array([str(v) for v in cols[12]], dtype=_STR_DTYPE),
+    }
+    for name in extra_cols:
+        data[name] = np.array([r[-1].get(name, np.nan) for r in rows], dtype=float)
+    return pd.DataFrame(data, copy=False)
+
+
+#: critical values by (degrees of freedom, level): NaN df means the normal distribution
+_CRIT: dict[tuple[float, float], float] = {}
+
+
+def _critical(d: float, level: float) -> float:
+    key = (d, level)
+    q = _CRIT.get(key)
+    if q is None:
+        q = float(special.ndtri(0.5 + level / 2.0) if math.isnan(d)
+                  else special.stdtrit(d, 0.5 + level / 2.0))
+        _CRIT[key] = q
+    return q
+
+
+def _inference(est: np.ndarray, se: np.ndarray, dfr: np.ndarray, level: float):
+    """statistic, p_value, conf_low, conf_high by the formulas of ``Result.tidy``: a t
+    distribution with ``df_resid`` degrees of freedom (the normal when it is missing). The
+    special functions are the ones ``scipy.stats.t``/``norm`` evaluate (``sf(x) = stdtr(df,
+    -x)``, ``ppf(q) = stdtrit(df, q)``; ``ndtr``/``ndtri`` for the normal), so the numbers are
+    the same to the bit without building a frozen distribution per chunk."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = est / se
+    p = np.full(est.shape, np.nan)
+    q = np.full(est.shape, np.nan)
+    normal = np.isnan(dfr)
+    a = np.abs(stat)
+    for d in np.unique(dfr[~normal]):
+        m = dfr == d
+        p[m] = 2.0 * special.stdtr(d, -a[m])
+        q[m] = _critical(float(d), level)
+    if normal.any():
+        p[normal] = 2.0 * special.ndtr(-a[normal])
+        q[normal] = _critical(math.nan, level)
+    return stat, p, est - q * se, est + q * se
 
 
 def _add_inference(df: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -250,21 +314,8 @@ def _add_inference(df: pd.DataFrame, level: float) -> pd.DataFrame:
     distribution with ``df_resid`` degrees of freedom, the normal when it is missing)."""
     est = df["estimate"].to_numpy(dtype=float)
     se = df["std_error"].to_numpy(dtype=float)
-    dfr = df["df_resid"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = est / se
-    p = np.full(est.shape, np.nan)
-    q = np.full(est.shape, np.nan)
-    normal = np.isnan(dfr)
-    for d in np.unique(dfr[~normal]):
-        m = dfr == d
-        dist = stats.t(d)
-        p[m] = 2.0 * dist.sf(np.abs(stat[m]))
-        q[m] = dist.ppf(0.5 + level / 2.0)
-    if normal.any():
-        p[normal] = 2.0 * stats.norm.sf(np.abs(stat[normal]))
-        q[normal] = stats.norm.ppf(0.5 + level / 2.0)
-    out = df.assign(statistic=stat, p_value=p, conf_low=est - q * se, conf_high=est + q * se)
+    stat, p, low, high = _inference(est, se, df["df_resid"].to_numpy(dtype=float), level)
+    out = df.assign(statistic=stat, p_value=p, conf_low=low, conf_high=high)
     extra = [c for c in df.columns if c not in _PART_COLUMNS]
     return _normalise(out[list(_PART_COLUMNS) + extra])
 

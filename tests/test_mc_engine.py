@@ -291,3 +291,39 @@ def test_chunk_size_does_not_change_results(chunk):
     ref, _ = diagnose(design, ["twfe"], 13, seed=21, chunk_size=13, progress=False)
     got, _ = diagnose(design, ["twfe"], 13, seed=21, chunk_size=chunk, progress=False)
     pd.testing.assert_frame_equal(ref, got, check_exact=True)
+
+
+def test_chunk_inference_is_scipy_stats_to_the_bit():
+    """The per-chunk inference columns call the special functions scipy.stats.t / norm
+    evaluate; they equal the frozen distributions exactly (t with df_resid degrees of freedom,
+    the normal when df_resid is missing), zero and infinite statistics included."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    est = rng.normal(size=40)
+    se = rng.gamma(1.0, size=40)
+    se[:3] = [0.0, np.inf, np.nan]
+    est[3] = 0.0
+    dfr = np.where(np.arange(40) % 3 == 0, np.nan, np.where(np.arange(40) % 3 == 1, 5.0, 261.0))
+    for level in (0.95, 0.9):
+        stat, p, low, high = engine._inference(est, se, dfr, level)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            assert np.array_equal(stat, est / se, equal_nan=True)
+        for i in range(40):
+            dist = stats.norm if np.isnan(dfr[i]) else stats.t(dfr[i])
+            q = dist.ppf(0.5 + level / 2.0)
+            assert np.array_equal(p[i], 2.0 * dist.sf(np.abs(stat[i])), equal_nan=True)
+            assert np.array_equal(low[i], est[i] - q * se[i], equal_nan=True)
+            assert np.array_equal(high[i], est[i] + q * se[i], equal_nan=True)
+
+
+def test_chunk_frame_has_the_table_dtypes():
+    """A chunk's frame (built column by column) is already in the normal form of the table:
+    normalising it again changes nothing, failures included."""
+    design = ToyDesign().with_params(fail_every=2)
+    task = engine.ChunkTask(design, tuple(engine.resolve_estimators(["twfe", "iv"])), 3, 0,
+                            tuple(range(6)), False)
+    part = engine.run_chunk(task)
+    assert list(part.columns) == list(engine._PART_COLUMNS) + ["first_stage_f"]
+    assert (part["error"] != "").any() and (part["error"] == "").any()
+    pd.testing.assert_frame_equal(engine._normalise(part), part, check_exact=True)
