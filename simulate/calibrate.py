@@ -12,10 +12,11 @@ Tolerances (and why):
 - min / max: reported, checked only loosely: within 1.5 target SDs for max and min of the
   smooth variables, because several of the paper's extremes are single outlier cities (ln pgdp
   min 4.36 is 9 SDs below the mean; ln pop min 1.57 is 4.8 SDs; open min 1.3e-6) that a smooth
-  calibrated distribution does not produce and should not be forced to; or within 3 Monte Carlo
-  SEs of the simulated average extreme (a sample extreme varies a lot from draw to draw: the
-  largest energ of a draw has an SD of about 0.3 across draws, twice the 1.5-SD band, so with a
-  few draws the band alone would pass or fail by the luck of the seed);
+  calibrated distribution does not produce and should not be forced to. The band is put around
+  the average extreme and around the range of the draws' extremes: a sample extreme varies a
+  lot from draw to draw (the largest energ of a draw has an SD of about 0.44 across draws, three
+  times the band), so the question is whether the paper's extreme is one the design produces,
+  not whether it equals an average of a few;
 - TWFE with controls (Table 2 col 2): mean coefficient within 0.003 of -0.013, mean clustered SE
   within 0.0015 of 0.004.
 """
@@ -104,12 +105,17 @@ def calibration_table(design: Design | None = None, *, draws: int = 5, seed: int
             sim = float(avg.loc[v, stat])
             se = float(mcse.loc[v, stat])
             ok, dev = _within(stat, sim, v)
-            if stat in ("min", "max") and not ok and np.isfinite(se):
-                ok = bool(abs(sim - TABLE1[v][stat]) <= 3.0 * se)
+            if stat in ("min", "max") and not ok:
+                # within the band of the range of the draws' extremes
+                j = ["mean", "sd", "min", "max"].index(stat)
+                row = list(avg.index).index(v)
+                lo, hi = stack[:, row, j].min(), stack[:, row, j].max()
+                tgt, band = TABLE1[v][stat], TOLERANCES[stat][1] * TABLE1[v]["sd"]
+                ok = bool(lo - band <= tgt <= hi + band)
             kind, tol = TOLERANCES[stat]
             rows.append({"variable": v, "stat": stat, "simulated": sim, "mc_se": se,
                          "target": TABLE1[v][stat], "deviation": dev,
-                         "tolerance": f"{tol:g} ({kind})" + (" or 3 MC SE"
+                         "tolerance": f"{tol:g} ({kind})" + (" of the average or of the draws' range"
                                                              if stat in ("min", "max") else ""),
                          "ok": ok})
     return pd.DataFrame(rows)

@@ -10,7 +10,9 @@ human-machine matching index of equation (23), the confounding trend).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 
 import numpy as np
 
@@ -165,15 +167,16 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
     n_prov = len(prov_names)
     u = rng.random(n + 2 * len(_ZONE_YEARS))
     keys, uz = u[:n], u[n:].tolist()
-    order = np.lexsort((keys, prov_idx))  # cities by province, in key order within each
-    counts = np.bincount(prov_idx, minlength=n_prov)
-    start = np.concatenate(([0], np.cumsum(counts)))[:-1].tolist()
-    avail = counts.tolist()
+    order = np.lexsort((keys, prov_idx)).tolist()  # cities by province, in key order within each
+    counts = np.bincount(prov_idx, minlength=n_prov).tolist()
+    start = [0, *accumulate(counts)][:-1]
+    avail = list(counts)
     used = [0] * n_prov
     total = n
     names = list(prov_names)
     im = names.index("Inner Mongolia") if "Inner Mongolia" in names else -1
-    adopt = np.zeros(n, dtype=np.int64)
+    cities: list[int] = []
+    years: list[int] = []
     for z, year in enumerate(_ZONE_YEARS):
         if year == 2009 and im >= 0:
             k, size = im, 3
@@ -181,21 +184,19 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
             if total == 0:
                 break
             # the province: the first whose cumulative count of free cities exceeds u x total
-            target = uz[2 * z] * total
-            acc, k = 0, -1
-            for j, a in enumerate(avail):
-                if a:
-                    k = j
-                    acc += a
-                    if acc > target:
-                        break
+            k = bisect_right(list(accumulate(avail)), uz[2 * z] * total)
+            if k >= n_prov:  # u x total rounded up to total: the last province with free cities
+                k = max(j for j in range(n_prov) if avail[j])
             size = 1 + int(4.0 * uz[2 * z + 1])
         take = min(size, avail[k])
         if take == 0:
             continue
         pos = start[k] + used[k]
-        adopt[order[pos:pos + take]] = year
+        cities.extend(order[pos:pos + take])
+        years.extend([year] * take)
         used[k] += take
         avail[k] -= take
         total -= take
+    adopt = np.zeros(n, dtype=np.int64)
+    adopt[cities] = years
     return adopt
