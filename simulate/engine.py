@@ -533,12 +533,16 @@ def _run_dask(tasks, scheduler):
             client.close()
 
 
-def _warm_up(designs) -> None:
-    """Draw once from the first cell (a throwaway stream) so forked workers inherit whatever the
-    design caches on first use (lambdified theory functions, ...). Results are unaffected:
-    every replication has its own stream."""
+def _warm_up(designs, estimators=()) -> None:
+    """Draw once from the first cell (a throwaway stream) and fit every estimator on it, so
+    forked workers inherit whatever the design and the estimators set up on first use
+    (lambdified theory functions, compiled kernels, ...). Results are unaffected: every
+    replication has its own stream."""
     with contextlib.suppress(Exception), _BLAS:
-        designs[0].draw(np.random.default_rng(0))
+        draw = designs[0].draw(np.random.default_rng(0))
+        for est in estimators:
+            with contextlib.suppress(Exception):
+                est(draw)
 
 
 def _chunks(reps: list[int], size: int) -> Iterator[tuple[int, ...]]:
@@ -686,7 +690,7 @@ def diagnose(
         elif workers == 1:
             runner = _run_serial(tasks)
         else:
-            _warm_up(cell_designs)
+            _warm_up(cell_designs, ests)
             runner = _run_pool(tasks, workers)
 
         class _Bar(tqdm):  # no monitor thread: a later fork-started pool stays safe

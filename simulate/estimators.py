@@ -161,12 +161,19 @@ def group_codes(draw) -> np.ndarray:
     return _codes(draw, ("group", "province_codes", "group_codes"), GROUP)
 
 
+def _names_of(obj) -> tuple[str, ...]:
+    """The names in ``obj`` (a sequence or a numpy array of strings) as Python strings."""
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "U":
+        return tuple(obj.tolist())  # already str: no per-element numpy scalars
+    return tuple(str(v) for v in obj)
+
+
 def _present_controls(draw) -> list[str]:
     cached = getattr(draw, "_mc_controls", None)
     if cached is not None:
         return list(cached)
     arr = _arrays(draw)
-    have = set(arr) | {str(v) for v in arr.get("X_names", ())}
+    have = set(arr) | set(_names_of(arr.get("X_names", ())))
     if not all(c in have for c in CONTROLS):
         # only then look at the panel (a lazy Draw builds its DataFrame on first access)
         panel = getattr(draw, "panel", None)
@@ -197,14 +204,23 @@ def _layout(draw):
     return lay
 
 
+_SORTED_CONTROLS = sorted(CONTROLS)
+
+
 def _twfe_arrays(draw, treatment: str, controls: Sequence[str] | None = None):
+    arr = _arrays(draw)
+    if controls is None and "y" in arr and "X" in arr and "X_names" in arr:
+        # the usual case, decided without scanning the draw: X holds the treatment and
+        # exactly the paper's controls (then every control is present)
+        have = _names_of(arr["X_names"])
+        if have and have[0] == treatment and sorted(have[1:]) == _SORTED_CONTROLS:
+            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), list(have)
     ctrl = _present_controls(draw) if controls is None else list(controls)
     names = [treatment] + ctrl
-    arr = _arrays(draw)
     if "y" in arr and "X" in arr and "X_names" in arr:
-        have = [str(v) for v in arr["X_names"]]
+        have = _names_of(arr["X_names"])
         if have and have[0] == treatment and sorted(have[1:]) == sorted(ctrl):
-            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), have
+            return np.asarray(arr["y"], dtype=float), np.asarray(arr["X"], dtype=float), list(have)
     y = column(draw, OUTCOME)
     X = np.column_stack([column(draw, c) for c in names])
     return y, X, names

@@ -34,6 +34,11 @@ from robocarbon.empirics.linalg import demean as _demean_general
 from robocarbon.empirics.linalg import qr_lstsq
 from robocarbon.empirics.result import Result
 
+try:  # numba is a dependency; without it the numpy path below serves
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover
+    _njit = None
+
 __all__ = [
     "PanelLayout",
     "panel_layout",
@@ -133,6 +138,180 @@ def _grid_within_vector(v: np.ndarray, layout: PanelLayout) -> np.ndarray:
     out = V - me[:, None]
     out -= mt - np.add.reduce(mt) / T
     return out.reshape(v.shape)
+
+
+# ---------------------------------------------------------------------------- compiled grid fit
+# The TWFE fit of a grid panel: two compiled passes over the data (numba, cached on disk):
+# every numpy step above is a pass over memory with a temporary array, and for a 3,406 x 8
+# panel the passes and the per-call overhead, not the arithmetic, take the time. Same formulas,
+# no fast-math: sums run in a fixed order (per entity, then over entities), so results are
+# deterministic and agree with the numpy path to rounding (tests/test_mc_fastpath.py).
+def _jit(fn):
+    if _njit is None:  # pragma: no cover - numba is a dependency
+        return None
+    return _njit(cache=True, nogil=True)(fn)
+
+
+def _grid_within_py(y, X, G, T, yw, Xw):
+    """Within transform of y (n,) and X (n, k) on the G x T grid into ``yw`` and ``Xw``, by
+    the formulas of :func:`_grid_within` (entity means, then time means minus the grand mean);
+    returns a flag that is NaN when some input is not finite (x * 0 is 0 for finite x)."""
+    n, k = X.shape
+    me = np.zeros((G, k))
+    mt = np.zeros((T, k))
+    mey = np.zeros(G)
+    mty = np.zeros(T)
+    flag = 0.0
+    for g in range(G):
+        for t in range(T):
+            i = g * T + t
+            v = y[i]
+            flag += v * 0.0
+            mey[g] += v
+            mty[t] += v
+            for j in range(k):
+                v = X[i, j]
+                flag += v * 0.0
+                me[g, j] += v
+                mt[t, j] += v
+    for g in range(G):
+        mey[g] /= T
+        for j in range(k):
+            me[g, j] /= T
+    grand = np.zeros(k)
+    grand_y = 0.0
+    for t in range(T):
+        mty[t] /= G
+        grand_y += mty[t]
+        for j in range(k):
+            mt[t, j] /= G
+            grand[j] += mt[t, j]
+    for t in range(T):
+        mty[t] -= grand_y / T
+        for j in range(k):
+            mt[t, j] -= grand[j] / T
+    for g in range(G):
+        for t in range(T):
+            i = g * T + t
+            yw[i] = (y[i] - mey[g]) - mty[t]
+            for j in range(k):
+                Xw[i, j] = (X[i, j] - me[g, j]) - mt[t, j]
+    return flag
+
+
+def _chol_bread_py(A, bread):
+    """(A)^-1 into ``bread`` by the Cholesky factor of the column-scaled A (unit diagonal), as
+    :func:`_bread_from_gram` does with LAPACK (potrf, then the inverse from the factor as potri
+    forms it: inv(U) inv(U)'). Returns 0, or 1 (a column vanishes), 2 (not positive definite)
+    or 3 (factor ill conditioned): the caller then takes :func:`_bread_from_gram`, which names
+    the culprit or falls back to the pivoted QR."""
+    k = A.shape[0]
+    if k == 0:
+        return 1
+    s = np.empty(k)
+    smax = 0.0
+    for j in range(k):
+        s[j] = math.sqrt(A[j, j])
+        if s[j] > smax:
+            smax = s[j]
+    for j in range(k):
+        if not s[j] > 1e-12 * max(smax, 1e-300):
+            return 1
+    U = np.zeros((k, k))
+    for j in range(k):  # right-looking on the upper triangle: U'U = A / (s s')
+        d = A[j, j] / (s[j] * s[j])
+        for p in range(j):
+            d -= U[p, j] * U[p, j]
+        if not d > 0.0:
+            return 2
+        d = math.sqrt(d)
+        U[j, j] = d
+        for i in range(j + 1, k):
+            v = A[j, i] / (s[j] * s[i])
+            for p in range(j):
+                v -= U[p, j] * U[p, i]
+            U[j, i] = v / d
+    dmin = U[0, 0]
+    dmax = U[0, 0]
+    for j in range(k):
+        dmin = min(dmin, U[j, j])
+        dmax = max(dmax, U[j, j])
+    if dmin < 1e-7 * dmax:
+        return 3
+    W = np.zeros((k, k))  # inv(U), upper triangular
+    for j in range(k):
+        W[j, j] = 1.0 / U[j, j]
+        for i in range(j - 1, -1, -1):
+            v = 0.0
+            for p in range(i + 1, j + 1):
+                v += U[i, p] * W[p, j]
+            W[i, j] = -v / U[i, i]
+    for i in range(k):  # inv(U) inv(U)', unscaled
+        for j in range(i, k):
+            v = 0.0
+            for p in range(j, k):
+                v += W[i, p] * W[j, p]
+            v /= s[i] * s[j]
+            bread[i, j] = v
+            bread[j, i] = v
+    return 0
+
+
+def _grid_cov_py(yw, Xw, bread, xy, G, T, adj, beta, V):
+    """beta = bread xy; residuals e = yw - Xw beta; the CR1 covariance by entity,
+    V = adj * bread [sum_g S_g S_g'] bread with S_g = sum_t Xw_gt e_gt, symmetric by
+    construction. Returns the residual sum of squares."""
+    n, k = Xw.shape
+    for j in range(k):
+        v = 0.0
+        for m in range(k):
+            v += bread[j, m] * xy[m]
+        beta[j] = v
+    meat = np.zeros((k, k))
+    S = np.empty(k)
+    rss = 0.0
+    for g in range(G):
+        for j in range(k):
+            S[j] = 0.0
+        for t in range(T):
+            i = g * T + t
+            e = yw[i]
+            for j in range(k):
+                e -= Xw[i, j] * beta[j]
+            rss += e * e
+            for j in range(k):
+                S[j] += Xw[i, j] * e
+        for j in range(k):
+            for m in range(j + 1):
+                meat[j, m] += S[j] * S[m]
+    for j in range(k):
+        for m in range(j):
+            meat[m, j] = meat[j, m]
+    BM = np.zeros((k, k))
+    for i in range(k):
+        for j in range(k):
+            v = 0.0
+            for p in range(k):
+                v += bread[i, p] * meat[p, j]
+            BM[i, j] = v
+    for i in range(k):
+        for j in range(i, k):
+            v = 0.0
+            for p in range(k):
+                v += BM[i, p] * bread[p, j]
+            V[i, j] = adj * v
+    for i in range(k):
+        for j in range(i):
+            V[i, j] = V[j, i]
+    return rss
+
+
+_grid_within_c = _jit(_grid_within_py)
+_chol_bread = _jit(_chol_bread_py)
+_grid_cov = _jit(_grid_cov_py)
+#: whether twfe_cluster takes the compiled route on grid panels clustered by entity (tests
+#: switch it off to compare with the numpy route)
+_USE_COMPILED = _grid_within_c is not None
 
 
 def _group_means(M: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
@@ -323,43 +502,67 @@ def twfe_cluster(
     if layout is None:
         layout = panel_layout(entity, time)
     grid = layout.kind == "grid" and y.shape == (n,) and n == layout.n_entity * layout.n_time
-    if grid:
-        # non-finite inputs make the cross products non-finite (NaN/inf propagate through the
-        # means into every row of their column), so the data are scanned only then
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: refused just below
-            yw = _grid_within_vector(y, layout)
-            Xw = _grid_within(X, layout)
-            A = Xw.T @ Xw
-            xy = Xw.T @ yw
-            tss = float(yw @ yw)
-            finite = math.isfinite(float(A.sum()) + float(xy.sum()) + tss)
-        if not finite and not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+    cl, G, by_entity, K_fe = _cluster_info(layout, cluster)
+    compiled = grid and by_entity and _USE_COMPILED
+    if compiled:
+        # compiled: within transform (one pass), cross products (BLAS), Cholesky bread, then
+        # residuals, cluster sums and the sandwich (one pass)
+        T = layout.n_time
+        y = np.ascontiguousarray(y)
+        X = np.ascontiguousarray(X)
+        yw = np.empty(n)
+        Xw = np.empty((n, k))
+        if _grid_within_c(y, X, G, T, yw, Xw) != 0.0:  # NaN: some input is not finite
             raise InputError(_NONFINITE)
-    else:
-        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
-            raise InputError(_NONFINITE)
-        W = within(np.column_stack([y, X]), layout)
-        yw, Xw = W[:, 0], W[:, 1:]
         A = Xw.T @ Xw
         xy = Xw.T @ yw
         tss = float(yw @ yw)
-    bread, _ = _bread_from_gram(A, Xw, names)
-    beta = bread @ xy
-    resid = yw - Xw @ beta
-    cl, G, by_entity, K_fe = _cluster_info(layout, cluster)
-    K = k + K_fe
-    if G < 2:
-        raise InputError(f"clustered covariance needs at least two clusters, got {G}")
-    if grid and by_entity:
-        # score sums per city, S_g = sum_t ~x_gt e_gt, without forming the n x k scores
-        S = np.matmul(resid.reshape(G, 1, layout.n_time),
-                      Xw.reshape(G, layout.n_time, k)).reshape(G, k)
+        bread = np.empty((k, k))
+        if _chol_bread(A, bread) != 0:
+            bread, _ = _bread_from_gram(A, Xw, names)  # names the culprit, or QR fallback
+        if G < 2:
+            raise InputError(f"clustered covariance needs at least two clusters, got {G}")
+        K = k + K_fe
+        beta = np.empty(k)
+        V = np.empty((k, k))
+        rss = _grid_cov(yw, Xw, bread, xy, G, T, (n - 1) / (n - K) * G / (G - 1), beta, V)
     else:
-        S = cluster_sums(Xw * resid[:, None], cl, G, layout, by_entity)
-    V = (n - 1) / (n - K) * G / (G - 1) * (bread @ (S.T @ S) @ bread)
-    V += V.T
-    V /= 2.0
-    rss = float(resid @ resid)
+        if grid:
+            # non-finite inputs make the cross products non-finite (NaN/inf propagate through
+            # the means into every row of their column), so the data are scanned only then
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: refused below
+                yw = _grid_within_vector(y, layout)
+                Xw = _grid_within(X, layout)
+                A = Xw.T @ Xw
+                xy = Xw.T @ yw
+                tss = float(yw @ yw)
+                finite = math.isfinite(float(A.sum()) + float(xy.sum()) + tss)
+            if not finite and not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+                raise InputError(_NONFINITE)
+        else:
+            if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+                raise InputError(_NONFINITE)
+            W = within(np.column_stack([y, X]), layout)
+            yw, Xw = W[:, 0], W[:, 1:]
+            A = Xw.T @ Xw
+            xy = Xw.T @ yw
+            tss = float(yw @ yw)
+        bread, _ = _bread_from_gram(A, Xw, names)
+        beta = bread @ xy
+        K = k + K_fe
+        if G < 2:
+            raise InputError(f"clustered covariance needs at least two clusters, got {G}")
+        resid = yw - Xw @ beta
+        if grid and by_entity:
+            # score sums per city, S_g = sum_t ~x_gt e_gt, without forming the n x k scores
+            S = np.matmul(resid.reshape(G, 1, layout.n_time),
+                          Xw.reshape(G, layout.n_time, k)).reshape(G, k)
+        else:
+            S = cluster_sums(Xw * resid[:, None], cl, G, layout, by_entity)
+        rss = float(resid @ resid)
+        V = (n - 1) / (n - K) * G / (G - 1) * (bread @ (S.T @ S) @ bread)
+        V += V.T
+        V /= 2.0
     return Result(
         terms=tuple(names),
         params=beta,

@@ -234,3 +234,32 @@ def test_layout_carried_by_the_draw_is_used():
     other = type(other)(other.panel, other.truth, {**other.arrays, "layout": shared})
     assert E._layout(other) is shared
     np.testing.assert_allclose(E.twfe(other).params, E.twfe_general(other).params, rtol=TOL)
+
+
+@pytest.mark.parametrize("seed,G,T,cols", [(11, 30, 7, ["x", "w1", "w2"]), (12, 9, 13, ["x"]),
+                                           (13, 50, 3, ["w2", "x"])])
+def test_compiled_grid_route_equals_numpy_route(monkeypatch, seed, G, T, cols):
+    """The compiled grid route (within pass, Cholesky bread, residual/score/sandwich pass)
+    gives the numbers of the numpy route (and of the other layouts) to rounding."""
+    import robocarbon.simulate.fastpath as fp
+
+    if not fp._USE_COMPILED:
+        pytest.skip("numba not available")
+    df = _panel(seed=seed, G=G, T=T)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    X = df[cols].to_numpy()
+    a = twfe_cluster(df["y"], X, e, t, names=cols)
+    monkeypatch.setattr(fp, "_USE_COMPILED", False)
+    b = twfe_cluster(df["y"], X, e, t, names=cols)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-11, atol=1e-16)
+    assert a.r2_within == pytest.approx(b.r2_within, rel=1e-12)
+    # the Cholesky bread equals the LAPACK one; an ill-conditioned matrix is handed back
+    A = (X - X.mean(0)).T @ (X - X.mean(0))
+    mine = np.empty_like(A)
+    assert fp._chol_bread(A, mine) == 0
+    np.testing.assert_allclose(mine, fp._bread_from_gram(A, X, cols)[0], rtol=1e-12)
+    if len(cols) > 1:
+        near = np.column_stack([X, X[:, 0] + 1e-9 * X[:, 1]])
+        An = (near - near.mean(0)).T @ (near - near.mean(0))
+        assert fp._chol_bread(An, np.empty_like(An)) in (2, 3)
