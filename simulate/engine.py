@@ -672,7 +672,7 @@ def diagnose(
     n_pending = sum(map(len, pending))
     if chunk_size is None:
         if workers == 1 and scheduler is None:
-            chunk_size = 25
+            chunk_size = 50  # a frame per chunk: fewer, larger frames in a serial run
         else:
             chunk_size = max(1, min(100, math.ceil(n_pending / (4 * workers)) if n_pending else 1))
     tasks = [
