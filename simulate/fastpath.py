@@ -154,29 +154,30 @@ def _jit(fn):
 
 def _grid_within_py(y, X, G, T, yw, Xw):
     """Within transform of y (n,) and X (n, k) on the G x T grid into ``yw`` and ``Xw``, by
-    the formulas of :func:`_grid_within` (entity means, then time means minus the grand mean);
-    returns a flag that is NaN when some input is not finite (x * 0 is 0 for finite x)."""
+    the formulas of :func:`_grid_within` (entity means, then time means minus the grand mean).
+    Returns a flag, 0 when every entity sum is finite, else NaN: a non-finite input makes its
+    entity sum non-finite (so does an overflow: the caller then scans the inputs)."""
     n, k = X.shape
     me = np.zeros((G, k))
     mt = np.zeros((T, k))
     mey = np.zeros(G)
     mty = np.zeros(T)
-    flag = 0.0
     for g in range(G):
         for t in range(T):
             i = g * T + t
             v = y[i]
-            flag += v * 0.0
             mey[g] += v
             mty[t] += v
             for j in range(k):
                 v = X[i, j]
-                flag += v * 0.0
                 me[g, j] += v
                 mt[t, j] += v
+    flag = 0.0  # x * 0 is 0 for every finite x, NaN otherwise
     for g in range(G):
+        flag += mey[g] * 0.0
         mey[g] /= T
         for j in range(k):
+            flag += me[g, j] * 0.0
             me[g, j] /= T
     grand = np.zeros(k)
     grand_y = 0.0
@@ -512,8 +513,9 @@ def twfe_cluster(
         X = np.ascontiguousarray(X)
         yw = np.empty(n)
         Xw = np.empty((n, k))
-        if _grid_within_c(y, X, G, T, yw, Xw) != 0.0:  # NaN: some input is not finite
-            raise InputError(_NONFINITE)
+        if _grid_within_c(y, X, G, T, yw, Xw) != 0.0:  # an entity sum is not finite
+            if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+                raise InputError(_NONFINITE)
         A = Xw.T @ Xw
         xy = Xw.T @ yw
         tss = float(yw @ yw)
