@@ -24,7 +24,8 @@ try:  # numba is a dependency; the pure-Python fallback only serves a broken ins
 except ImportError:  # pragma: no cover
     _njit = None
 
-__all__ = ["IDENTITY", "EXP", "LOGISTIC", "ar1_series", "economy", "allocate_levels"]
+__all__ = ["IDENTITY", "EXP", "LOGISTIC", "ar1_series", "economy", "allocate_levels",
+           "pilot_assign", "standard_normal"]
 
 #: transforms of :func:`ar1_series`
 IDENTITY, EXP, LOGISTIC = 0, 1, 2
@@ -92,18 +93,26 @@ def ar1_series(e, city, trend, city_coef, noise_coef, rho, form, lo, hi, load, l
 
 
 @_jit
-def economy(lnK, lnL, lnE_supply, lnA, m0, robot_part, robot, adopt, years, pilot_lnM,
-            pilot_growth, coef, regime, s_E, eta, lnE_supply_mean, base, shift, va_robot, lam,
-            level, light_noise, e_light, prov, D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco,
-            ln_va, ln_light, prov_co2, prov_light):
-    """The task-model economy, emissions and nightlights of every city-year.
+def economy(e_fac, size, fac_trend, fac_city_coef, fac_noise_coef, fac_rho, ctrl_idx,
+            ctrl_effect, lnA_extra, robot_part, robot, adopt, years, pilot_lnM, pilot_growth,
+            coef, regime, s_E, eta, base, shift, va_robot, lam, level, light_noise, e_light,
+            prov, D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco, ln_va, ln_light, prov_co2,
+            prov_light):
+    """Factor supplies, productivity, the task-model economy, emissions and nightlights of every
+    city-year.
 
-    For city i in province p(i), year t (``coef[i] = (c0, cK, cL, cM, cE, cA)``, ln Y linear in
-    the log factors, cE = s_E):
+    For city i in province p(i), year t: the four AR(1) series s = ln L, ln K, energy supply,
+    productivity shock (innovations ``e_fac[s, i, t]``, coefficients ``fac_rho[s]``, unit
+    variance u_s as in :func:`ar1_series`) give
+
+        x_s      = fac_trend[s, t] + fac_city_coef[s] size_i + fac_noise_coef[s] u_s
+        ln A     = x_3 + ctrl_effect ctrl_idx + lnA_extra
+
+    and, with ``coef[i] = (c0, cK, cL, cM, cE, cA)`` (ln Y linear in the log factors, cE = s_E):
 
         D        = 1(adopt_i > 0 and year_t >= adopt_i)
         pilot    = D (pilot_lnM + pilot_growth (year_t - adopt_i))
-        ln M     = m0_i + robot_part + pilot
+        ln M     = 1 + size_i + robot_part + pilot
         f0       = c0 + cK ln K + cL ln L + cM ln M + cA ln A             (ln Y at E = 1)
         ln E     = supply                                    (regime 0, fixed)
                  = (ln s_E + f0 - ln P_e) / (1 - s_E),  ln P_e = (supply - mean supply) / 2
@@ -118,10 +127,22 @@ def economy(lnK, lnL, lnE_supply, lnA, m0, robot_part, robot, adopt, years, pilo
     and the province-year sums of CO2 and light in ``prov_co2`` and ``prov_light`` (zeroed
     here), the inputs of the downscaling (20).
     """
-    n, T = lnK.shape
+    n, T = robot_part.shape
     prov_co2[:, :] = 0.0
     prov_light[:, :] = 0.0
     ln_sE = math.log(s_E)
+    c = np.empty(4)
+    for s in range(4):
+        c[s] = math.sqrt(1.0 - fac_rho[s] * fac_rho[s])
+    supply_mean = 0.0
+    if regime == 1:  # the mean energy supply over the panel, for the price
+        for i in range(n):
+            u = 0.0
+            for t in range(T):
+                u = e_fac[2, i, 0] if t == 0 else c[2] * e_fac[2, i, t] + fac_rho[2] * u
+                supply_mean += (fac_trend[2, t] + fac_city_coef[2] * size[i]
+                                + fac_noise_coef[2] * u)
+        supply_mean /= n * T
     for i in range(n):
         a = adopt[i]
         c0 = coef[i, 0]
@@ -131,20 +152,40 @@ def economy(lnK, lnL, lnE_supply, lnA, m0, robot_part, robot, adopt, years, pilo
         cE = coef[i, 4]
         cA = coef[i, 5]
         p = prov[i]
+        m0 = 1.0 + size[i]
+        uL = 0.0
+        uK = 0.0
+        uE = 0.0
+        uA = 0.0
         for t in range(T):
+            if t == 0:
+                uL = e_fac[0, i, 0]
+                uK = e_fac[1, i, 0]
+                uE = e_fac[2, i, 0]
+                uA = e_fac[3, i, 0]
+            else:
+                uL = c[0] * e_fac[0, i, t] + fac_rho[0] * uL
+                uK = c[1] * e_fac[1, i, t] + fac_rho[1] * uK
+                uE = c[2] * e_fac[2, i, t] + fac_rho[2] * uE
+                uA = c[3] * e_fac[3, i, t] + fac_rho[3] * uA
+            lnL = fac_trend[0, t] + fac_city_coef[0] * size[i] + fac_noise_coef[0] * uL
+            lnK = fac_trend[1, t] + fac_city_coef[1] * size[i] + fac_noise_coef[1] * uK
+            supply = fac_trend[2, t] + fac_city_coef[2] * size[i] + fac_noise_coef[2] * uE
+            lnA = ((fac_trend[3, t] + fac_city_coef[3] * size[i] + fac_noise_coef[3] * uA)
+                   + ctrl_effect * ctrl_idx[i, t] + lnA_extra[i, t])
             d = 1.0 if (a > 0 and years[t] >= a) else 0.0
             pp = d * (pilot_lnM + pilot_growth * (years[t] - a)) if d > 0.0 else 0.0
             D[i, t] = d
             pilot_part[i, t] = pp
-            lm = m0[i] + robot_part[i, t] + pp
+            lm = m0 + robot_part[i, t] + pp
             lnM[i, t] = lm
-            f0 = c0 + cK * lnK[i, t] + cL * lnL[i, t] + cM * lm + cA * lnA[i, t]
+            f0 = c0 + cK * lnK + cL * lnL + cM * lm + cA * lnA
             if regime == 0:
-                le = lnE_supply[i, t]
+                le = supply
             elif regime == 1:
-                le = (ln_sE + f0 - 0.5 * (lnE_supply[i, t] - lnE_supply_mean)) / (1.0 - s_E)
+                le = (ln_sE + f0 - 0.5 * (supply - supply_mean)) / (1.0 - s_E)
             else:
-                le = (lnE_supply[i, t] + eta * (ln_sE + f0)) / (1.0 + eta * (1.0 - s_E))
+                le = (supply + eta * (ln_sE + f0)) / (1.0 + eta * (1.0 - s_E))
             ly = f0 + cE * le
             lnE[i, t] = le
             lnY[i, t] = ly
@@ -185,3 +226,61 @@ def allocate_levels(ln_light, ln_va, prov, prov_co2, prov_light, lnco, lnindco):
             v = ln_light[i, t] + gap[p, t]
             lnco[i, t] = v
             lnindco[i * T + t] = v - ln_va[i, t]
+
+
+@_jit
+def pilot_assign(order, start, counts, uz, zone_years, special_year, special_prov,
+                 special_size, adopt):
+    """Assign the pilot zones, zone by zone (``threats.pilot_zones`` draws the random numbers).
+
+    ``order`` lists the cities province by province, in the order of their random keys, with
+    province k's cities at ``order[start[k]:start[k] + counts[k]]``. Zone z takes, in the year
+    ``zone_years[z]``, the province whose cumulative count of free cities first exceeds
+    ``uz[2 z] x (free cities)`` (a province in proportion to its free cities) and
+    ``1 + floor(4 uz[2 z + 1])`` of its free cities, the next ones in key order (fewer if fewer
+    are free); a zone in ``special_year`` is ``special_size`` cities of ``special_prov`` instead
+    (when ``special_prov >= 0``). Writes the adoption years into ``adopt`` (0 = never)."""
+    n_prov = counts.shape[0]
+    avail = counts.copy()
+    used = np.zeros(n_prov, dtype=np.int64)
+    total = 0
+    for k in range(n_prov):
+        total += avail[k]
+    for i in range(adopt.shape[0]):
+        adopt[i] = 0
+    for z in range(zone_years.shape[0]):
+        year = zone_years[z]
+        if year == special_year and special_prov >= 0:
+            k = special_prov
+            size = special_size
+        else:
+            if total == 0:
+                break
+            target = uz[2 * z] * total
+            acc = 0
+            k = -1
+            for j in range(n_prov):
+                if avail[j] > 0:
+                    k = j  # the last province with free cities, if rounding overshoots
+                    acc += avail[j]
+                    if acc > target:
+                        break
+            size = 1 + int(4.0 * uz[2 * z + 1])
+        take = min(size, avail[k])
+        if take == 0:
+            continue
+        pos = start[k] + used[k]
+        for m in range(pos, pos + take):
+            adopt[order[m]] = year
+        used[k] += take
+        avail[k] -= take
+        total -= take
+
+
+@_jit
+def standard_normal(rng, out):
+    """Fill ``out`` (1-d) with ``rng.standard_normal(out.size)``: numba's port of numpy's
+    ziggurat on the generator's own bit stream, so the numbers and the generator's state after
+    the call are those of numpy's method (tested), about a fifth faster."""
+    for i in range(out.shape[0]):
+        out[i] = rng.standard_normal()

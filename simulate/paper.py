@@ -377,7 +377,8 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
 
     # ---- the draw's random numbers ------------------------------------------------------
     lay = _normal_layout(n, n_prov, T, st.TT, J)
-    z = rng.standard_normal(lay["size"])
+    z = np.empty(lay["size"])
+    _kernels.standard_normal(rng, z)  # = rng.standard_normal(size), to the bit
     Z = {name: z[a:b].reshape(shape) for name, (a, b, shape) in lay["blocks"].items()}
     conc = p["share_concentration"]
     mixes = rng.dirichlet(np.full(J, conc), size=n_prov + n)
@@ -429,21 +430,19 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     # spending, the third threshold variable
     scitech = controls["edu"]
 
-    # ---- mechanism and threshold variables ----------------------------------------
-    # gpatent = 3 + 1.2 t + 1.3 city + 0.35 u; hum = exp(ln 0.012 + 0.25 t + 0.85 city + 0.08 u);
-    # internet = logistic(-2.6 + 2.2 t + 0.6 city + 0.15 u); u AR(1) with rho 0.5
-    mc = Z["mech_city"]
-    mech_city = np.empty((3, n))
-    mech_city[0] = 0.6 * dev + 0.8 * mc[0]
-    mech_city[1] = 0.5 * dev + math.sqrt(0.75) * mc[1]
-    mech_city[2] = 0.6 * dev + 0.8 * mc[2]
-    mech = np.empty((3, n, T))
-    m_mean, m_late = np.empty((3, n)), np.empty((3, n))
-    _kernels.ar1_series(e_ar[k:k + 3], mech_city, st.mech_trend, _MECH_CITY_COEF,
-                        _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM, _NO_BOUND_LO[:3],
-                        _NO_BOUND_HI[:3], _NO_LOAD[:3], st.late_start, mech, ctrl_idx,
-                        m_mean, m_late)
-    gpatent, hum, internet = mech
+    # ---- which effects vary -------------------------------------------------------------
+    # homogeneous: one automation frontier, a constant kappa and the level link; then the truth
+    # needs neither the mechanism variables nor the groupings' members, and they are computed
+    # only when the panel is (the draw's random numbers are the same either way)
+    het = p["het_group"] != "none" and p["het_dI"] != 0.0
+    homogeneous = (not het and p["threshold_var"] == "none" and p["mech_gpatent"] == 0.0
+                   and p["mech_hmatch"] == 0.0 and not p["log_level"])
+
+    # ---- mechanism and threshold variables, the digital grouping ----------------------
+    mech = _Lazy(_mechanism, e_ar[k:k + 3], dev, Z["mech_city"], Z["dig"], st.mech_trend,
+                 st.late_start)
+    if not homogeneous:
+        mech.get()
 
     # ---- groupings ---------------------------------------------------------------
     res_latent = -manuf_z + st.not_east + 0.8 * Z["res"]
@@ -451,14 +450,16 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     lnpop_i = c_mean[CONTROLS.index("lnpop")]
     size_latent = lnpop_i + 2.0 * c_mean[CONTROLS.index("urban")]
     large = (size_latent > _quantile(size_latent, 0.65)).astype(np.int64)
-    dig_index = m_late[2] + 0.1 * Z["dig"] * float(internet.std())
-    digital = (dig_index > _median(dig_index)).astype(np.int64)
     groups = {"resource": resource, "east": st.east, "south": st.south, "large": large,
-              "digital": digital}
+              "digital": functools.partial(_lazy_item, mech, "digital")}
+    if not homogeneous:
+        groups["digital"] = mech.get()["digital"]
+    # cities in each grouping (a lazy digital: a median split of n distinct values, n // 2 above)
+    group_ones = {g: (n // 2 if callable(v) else int(np.count_nonzero(v)))
+                  for g, v in groups.items()}
 
     # ---- structural robot link and the theory ---------------------------------------
     alpha, beta, N = p["alpha"], p["beta"], p["N"]
-    het = p["het_group"] != "none" and p["het_dI"] != 0.0
     if het:
         I_city = p["I"] + p["het_dI"] * groups[p["het_group"]]
         if not np.all((N - 1 < I_city) & (I_city < N)):
@@ -485,12 +486,14 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     phi = float("nan")
     T_var = None
     if p["threshold_var"] != "none":
-        T_var = {"internet": internet, "hum": hum, "scitech": scitech}[p["threshold_var"]]
+        T_var = (scitech if p["threshold_var"] == "scitech" else mech.get()[p["threshold_var"]])
         phi = _quantile(T_var.ravel(), p["threshold_quantile"])
         kappa_it = kappa_it * (1.0 + p["threshold_gain"] * (T_var > phi))
     # human-machine matching, eq (23), from min-max scaled robot and hum (built when needed)
     hmatch = None
+    gpatent = None
     if p["mech_gpatent"] != 0.0 or p["mech_hmatch"] != 0.0:
+        gpatent, hum = mech.get()["gpatent"], mech.get()["hum"]
         hmatch = _hmatch(robot, hum)
         z_gp = (gpatent - gpatent.mean()) / gpatent.std()
         z_hm = (hmatch - hmatch.mean()) / hmatch.std()
@@ -510,31 +513,21 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         marginal = elas_c * kappa_it * w_lag[0]
         link = kappa_it * w_lag[0] * robot
 
-    # ---- factor supplies, productivity ----------------------------------------------
-    # ln L, ln K, energy supply = trend + size_i + sigma_factors u (AR(1), rho 0.7); the
-    # productivity shock sigma_A u (rho_A); ln A adds the trend and the controls' noise
+    # ---- factor supplies, productivity, the economy, emissions, nightlights ---------
+    # ln L, ln K, energy supply = 3 + 0.01 t, 4 + 0.08 t, 2 + 0.04 t + size_i + sigma_factors u
+    # (AR(1), rho 0.7); ln A = -indco_trend t / (T - 1) + sigma_A u (rho_A) + ctrl_effect x the
+    # controls' noise index (+ the industry-level residuals of ``industry_residual``)
     size_i = lnpop_i - CONTROL_MEAN_LNPOP
-    fac_city = np.empty((4, n))
-    fac_city[:3] = size_i
-    fac_city[3] = 0.0
-    fac = np.empty((4, n, T))
-    f_mean, f_late = np.empty((4, n)), np.empty((4, n))
     fp = _factor_params(st.T, first, p["sigma_factors"], p["sigma_A"], p["rho_A"],
                         p["indco_trend"])
-    _kernels.ar1_series(e_ar[k + 3:], fac_city, fp["trend"], _FAC_CITY_COEF, fp["noise_coef"],
-                        fp["rho"], _FAC_FORM, _NO_BOUND_LO[:4], _NO_BOUND_HI[:4],
-                        _NO_LOAD[:4], st.late_start, fac, ctrl_idx, f_mean, f_late)
-    lnL, lnK, lnE_supply = fac[0], fac[1], fac[2]
-    lnA = fac[3] + p["ctrl_effect"] * ctrl_idx
+    lnA_extra = np.zeros((n, T))
     if nu is not None:
         # productivity shocks by industry, shared by the cities in proportion to their base-year
         # shares: residuals correlated across cities with similar industry mixes (the inference
         # problem of shift-share designs, Adao, Kolesar and Morales 2019)
         scale = np.sqrt(np.mean(np.sum(shares**2, axis=1)))
-        lnA = lnA + p["industry_residual"] * (shares @ nu) / scale
+        lnA_extra += p["industry_residual"] * (shares @ nu) / scale
     ln_phi = p["indco_city_sd"] * _std_lognormal(Z["phi"], p["indco_city_skew"])
-
-    # ---- the economy, emissions, nightlights ----------------------------------------
     # threats that move ln indco directly: shift-share confounding (a trend loading on the growth
     # implied by the city-specific part of the base-year mix) and pilot-zone pre-trends
     shift = np.zeros((n, T))
@@ -548,12 +541,13 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     out = np.empty((9, n, T))
     D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco, ln_va, ln_light = out
     prov_co2, prov_light = np.empty((n_prov, T)), np.empty((n_prov, T))
-    _kernels.economy(lnK, lnL, lnE_supply, lnA, 1.0 + size_i, robot_part, robot, adopt,
+    _kernels.economy(e_ar[k + 3:], size_i, fp["trend"], _FAC_CITY_COEF, fp["noise_coef"],
+                     fp["rho"], ctrl_idx, p["ctrl_effect"], lnA_extra, robot_part, robot, adopt,
                      st.years_int, p["pilot_lnM"], p["pilot_growth"], coef, regime, s_E,
-                     p["supply_elasticity"], float(lnE_supply.mean()) if regime == 1 else 0.0,
-                     level + ln_phi, shift, p["va_robot"], p["downscale_output"], level,
-                     p["light_noise"], Z["light"], prov_idx, D, pilot_part, lnM, lnE, lnY,
-                     ln_co2, true_lnindco, ln_va, ln_light, prov_co2, prov_light)
+                     p["supply_elasticity"], level + ln_phi, shift, p["va_robot"],
+                     p["downscale_output"], level, p["light_noise"], Z["light"], prov_idx, D,
+                     pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco, ln_va, ln_light, prov_co2,
+                     prov_light)
 
     # ---- measurement: downscaling (20) -----------------------------------------------
     lnco = np.empty((n, T))
@@ -578,17 +572,20 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
 
     # ---- inquiry: truth from the theory for these data -------------------------------
     rob = robot.ravel()
-    homogeneous = I_inv is None and np.ndim(kappa_it) == 0 and not p["log_level"]
     truth = _inquiry(p, n, T, rob, X[:, 1:], elas, s_M, s_E, kappa_it, marginal, link,
-                     w_lag, pilot_part, D, adopt, years, groups, T_var, phi, gpatent, hmatch,
-                     homogeneous)
+                     w_lag, pilot_part, D, adopt, years, groups, group_ones, T_var, phi,
+                     gpatent, hmatch, homogeneous)
 
     # ---- the panel (built on first access of Draw.panel) --------------------------------
     cols = {"lnindco": lnindco, "robot": rob}
     cols.update(controls)
-    cols.update({"adopt_year": adopt, "D": D, "gpatent": gpatent, "hum": hum,
-                 "hmatch": functools.partial(_hmatch, robot, hum) if hmatch is None else hmatch,
-                 "internet": internet, "scitech": scitech, "lnco": lnco})
+    cols.update({"adopt_year": adopt, "D": D,
+                 "gpatent": functools.partial(_lazy_item, mech, "gpatent"),
+                 "hum": functools.partial(_lazy_item, mech, "hum"),
+                 "hmatch": (functools.partial(_lazy_hmatch, robot, mech) if hmatch is None
+                            else hmatch),
+                 "internet": functools.partial(_lazy_item, mech, "internet"),
+                 "scitech": scitech, "lnco": lnco})
     cols.update(groups)
     if T_var is not None:
         cols["threshold_var"] = T_var
@@ -608,6 +605,52 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     }
     return Draw(truth=truth, arrays=arrays,
                 panel_fn=functools.partial(_build_panel, st.panel_ids, n, T, cols))
+
+
+def _mechanism(e, dev, mech_city_z, dig_z, trend, late_start) -> dict:
+    """The mechanism and threshold variables and the digital grouping of a draw:
+
+        gpatent  = 3 + 1.2 t + 1.3 c_gp + 0.35 u
+        hum      = exp(ln 0.012 + 0.25 t + 0.85 c_hum + 0.08 u)
+        internet = logistic(-2.6 + 2.2 t + 0.6 c_int + 0.15 u)
+
+    (t = 0..1 over the sample, u AR(1) with rho 0.5; city levels c_gp = 0.6 dev + 0.8 z,
+    c_hum = 0.5 dev + sqrt(0.75) z, c_int = 0.6 dev + 0.8 z) and digital = 1 above the median
+    of the 2011-2019 mean internet penetration plus 0.1 SD(internet) noise."""
+    S, n, T = e.shape
+    city = np.empty((3, n))
+    city[0] = 0.6 * dev + 0.8 * mech_city_z[0]
+    city[1] = 0.5 * dev + math.sqrt(0.75) * mech_city_z[1]
+    city[2] = 0.6 * dev + 0.8 * mech_city_z[2]
+    out = np.empty((3, n, T))
+    mean, mean_late = np.empty((3, n)), np.empty((3, n))
+    _kernels.ar1_series(e, city, trend, _MECH_CITY_COEF, _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM,
+                        _NO_BOUND_LO[:3], _NO_BOUND_HI[:3], _NO_LOAD[:3], late_start, out,
+                        np.zeros((n, T)), mean, mean_late)
+    gpatent, hum, internet = out
+    dig_index = mean_late[2] + 0.1 * dig_z * float(internet.std())
+    digital = (dig_index > _median(dig_index)).astype(np.int64)
+    return {"gpatent": gpatent, "hum": hum, "internet": internet, "digital": digital}
+
+
+class _Lazy:
+    """A value computed on first use and kept (picklable when its function is)."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args, self.value, self.done = fn, args, None, False
+
+    def get(self):
+        if not self.done:
+            self.value, self.done, self.args = self.fn(*self.args), True, None
+        return self.value
+
+
+def _lazy_item(lazy: _Lazy, key: str):
+    return lazy.get()[key]
+
+
+def _lazy_hmatch(robot: np.ndarray, mech: _Lazy) -> np.ndarray:
+    return _hmatch(robot, mech.get()["hum"])
 
 
 _X_NAMES = np.array(("robot",) + CONTROLS)
@@ -701,12 +744,11 @@ _MECH_NOISE_COEF = np.array([0.35, 0.08, 0.15])
 _MECH_RHO = np.full(3, 0.5)
 _MECH_FORM = np.array([_kernels.IDENTITY, _kernels.EXP, _kernels.LOGISTIC], dtype=np.int64)
 _FAC_CITY_COEF = np.array([1.0, 1.0, 1.0, 0.0])
-_FAC_FORM = np.full(4, _kernels.IDENTITY, dtype=np.int64)
 _NO_BOUND_LO = np.full(4, -np.inf)
 _NO_BOUND_HI = np.full(4, np.inf)
 _NO_LOAD = np.zeros(4)
 _REGIMES = ("fixed_energy", "priced_energy", "elastic_energy")
-for _a in (_MECH_CITY_COEF, _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM, _FAC_CITY_COEF, _FAC_FORM,
+for _a in (_MECH_CITY_COEF, _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM, _FAC_CITY_COEF,
            _NO_BOUND_LO, _NO_BOUND_HI, _NO_LOAD):
     _a.flags.writeable = False
 
@@ -877,20 +919,22 @@ def _reference_level(tn, p) -> float:
 
 
 def _inquiry(p, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link, w_lag, pilot_part,
-             D, adopt, years, groups, T_var, phi, gpatent, hmatch, homogeneous):
+             D, adopt, years, groups, group_ones, T_var, phi, gpatent, hmatch, homogeneous):
     """The estimands, computed from the theory's elasticity for the generated data.
 
     ``homogeneous``: one elasticity for all cities, a constant kappa and the level link, so the
     structural robot component of ln indco is c robot exactly (c = elasticity x kappa x w_0) and
     every TWFE projection of it (full sample, any subsample, any controls) is c itself."""
     truth: dict[str, float] = {}
-    elas_E = (elas + s_M) / (1 - s_E)  # d ln E / d ln M (the lnco robustness outcome)
     if homogeneous:
         c = float(elas[0]) * float(kappa_it) * float(w_lag[0])
         truth["robot"] = truth["robot_nocontrols"] = truth["robot_ame"] = c
-        truth["robot_lnco"] = float(elas_E[0]) * float(kappa_it) * float(w_lag[0])
+        # d ln E / d ln M = (elasticity + s_M) / (1 - s_E) for the lnco robustness outcome
+        elas_E0 = (float(elas[0]) + float(s_M[0])) / (1 - s_E)
+        truth["robot_lnco"] = elas_E0 * float(kappa_it) * float(w_lag[0])
         ratio = None
     else:
+        elas_E = (elas + s_M) / (1 - s_E)  # d ln E / d ln M (the lnco robustness outcome)
         comp = (elas[:, None] * link).ravel()
         ratio = comp / rob
         truth["robot"] = _projection(comp, rob, X_ctrl, n, T, ratio=ratio)
@@ -914,9 +958,9 @@ def _inquiry(p, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link, w_l
     proportional = homogeneous or (bool(np.all(np.isfinite(ratio)))
                                    and float(np.ptp(ratio)) <= 1e-12)
     for g in GROUPINGS:
-        counts = np.bincount(groups[g], minlength=2)
+        ones = group_ones[g]
         for v in (0, 1):
-            if counts[v] >= 2:
+            if (ones if v else n - ones) >= 2:
                 if homogeneous:
                     truth[f"robot|{g}={v}"] = truth["robot"]
                 elif proportional:
@@ -947,8 +991,8 @@ def _inquiry(p, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link, w_l
             truth[f"robot_x_{name}"] = base_k * m / float(v.std()) if m else base_k * m
     # pilot zones: ATT of the pilot dummy on ln indco, overall and by event time k = year -
     # adoption year (k >= 0 in the treated cells)
-    adopted = np.unique(adopt[adopt > 0])
-    if adopted.size == 0 or adopted.min() > years[-1]:
+    adopted = sorted(set(adopt.tolist()) - {0})
+    if not adopted or adopted[0] > years[-1]:
         truth["did"] = float("nan")
         return truth
     if homogeneous and p["pilot_growth"] == 0.0:
@@ -956,7 +1000,7 @@ def _inquiry(p, n, T, rob, X_ctrl, elas, s_M, s_E, kappa_it, marginal, link, w_l
         c_did = elas_mean * p["pilot_lnM"]
         truth["did"] = c_did
         ks = set()
-        for a in adopted.tolist():
+        for a in adopted:
             ks.update(range(max(int(years[0]) - a, 0), int(years[-1]) - a + 1))
         for k in sorted(ks):
             truth[f"did_e{k}"] = c_did

@@ -10,11 +10,11 @@ human-machine matching index of equation (23), the confounding trend).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
 
 import numpy as np
+
+from . import kernels as _kernels
 
 __all__ = ["THREATS", "pilot_zones", "hmatch", "confounding_trend", "minmax"]
 
@@ -144,6 +144,8 @@ def confounding_trend(strength: float, exposure_growth: np.ndarray, tt: np.ndarr
 # The national "two-integration" pilot zones: 16 zones in two batches; the 2008 batch, of which
 # one zone (Hohhot-Baotou-Ordos, approved October 2008) is coded 2009, and the 2011 batch.
 _ZONE_YEARS = (2008,) * 7 + (2009,) + (2011,) * 8
+_ZONE_YEARS_ARRAY = np.array(_ZONE_YEARS, dtype=np.int64)
+_ZONE_YEARS_ARRAY.flags.writeable = False
 
 
 def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequence[str],
@@ -166,37 +168,12 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
     n = prov_idx.shape[0]
     n_prov = len(prov_names)
     u = rng.random(n + 2 * len(_ZONE_YEARS))
-    keys, uz = u[:n], u[n:].tolist()
-    order = np.lexsort((keys, prov_idx)).tolist()  # cities by province, in key order within each
-    counts = np.bincount(prov_idx, minlength=n_prov).tolist()
-    start = [0, *accumulate(counts)][:-1]
-    avail = list(counts)
-    used = [0] * n_prov
-    total = n
+    order = np.lexsort((u[:n], prov_idx))  # cities by province, in key order within each
+    counts = np.bincount(prov_idx, minlength=n_prov)
+    start = np.zeros(n_prov, dtype=np.int64)
+    np.cumsum(counts[:-1], out=start[1:])
     names = list(prov_names)
     im = names.index("Inner Mongolia") if "Inner Mongolia" in names else -1
-    cities: list[int] = []
-    years: list[int] = []
-    for z, year in enumerate(_ZONE_YEARS):
-        if year == 2009 and im >= 0:
-            k, size = im, 3
-        else:
-            if total == 0:
-                break
-            # the province: the first whose cumulative count of free cities exceeds u x total
-            k = bisect_right(list(accumulate(avail)), uz[2 * z] * total)
-            if k >= n_prov:  # u x total rounded up to total: the last province with free cities
-                k = max(j for j in range(n_prov) if avail[j])
-            size = 1 + int(4.0 * uz[2 * z + 1])
-        take = min(size, avail[k])
-        if take == 0:
-            continue
-        pos = start[k] + used[k]
-        cities.extend(order[pos:pos + take])
-        years.extend([year] * take)
-        used[k] += take
-        avail[k] -= take
-        total -= take
-    adopt = np.zeros(n, dtype=np.int64)
-    adopt[cities] = years
+    adopt = np.empty(n, dtype=np.int64)
+    _kernels.pilot_assign(order, start, counts, u[n:], _ZONE_YEARS_ARRAY, 2009, im, 3, adopt)
     return adopt

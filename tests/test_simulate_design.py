@@ -117,22 +117,24 @@ def test_same_seed_same_draw_different_seed_differs():
 
 
 def _economy(p, lnK, lnL, lnM, lnE0, lnA):
-    """ln E and ln Y of the paper design's compiled economy for given log factors (no pilot, no
-    threat: ln M enters as the robot part of a city with m0 = 0)."""
+    """ln E and ln Y of the paper design's compiled economy for given log factors: the factor
+    series are passed as white noise with unit loading (rho 0, so x = the innovation), ln M as
+    the robot part of a city with 1 + size = 0, no pilot, no threat."""
     from robocarbon.simulate import kernels
 
     n, T = lnK.shape
     coef = np.repeat(paper._log_output_coefs(p["alpha"], p["beta"], (p["I"],), p["N"]), n, axis=0)
     s_E = float(tn.factor_shares(p["alpha"], p["beta"], p["I"], p["N"])["energy"])
     out = np.empty((9, n, T))
-    prov = np.zeros(n, dtype=np.int64)
     pc, pl = np.empty((1, T)), np.empty((1, T))
-    kernels.economy(lnK, lnL, lnE0, lnA, np.zeros(n), lnM, np.ones((n, T)),
+    e_fac = np.stack([lnL, lnK, lnE0, lnA])
+    kernels.economy(e_fac, np.full(n, -1.0), np.zeros((4, T)), np.zeros(4), np.ones(4),
+                    np.zeros(4), np.zeros((n, T)), 0.0, np.zeros((n, T)), lnM, np.ones((n, T)),
                     np.zeros(n, dtype=np.int64), np.arange(2007, 2007 + T), 0.3, 0.0, coef,
                     paper._REGIMES.index(p["regime"]), s_E, p["supply_elasticity"],
-                    float(lnE0.mean()), np.zeros(n), np.zeros((n, T)), 0.0, 0.0, 0.0, 0.0,
-                    np.zeros((n, T)), prov, *out, pc, pl)
-    assert np.allclose(out[2], lnM) and not out[0].any()  # ln M = the robot part, no pilot
+                    np.zeros(n), np.zeros((n, T)), 0.0, 0.0, 0.0, 0.0, np.zeros((n, T)),
+                    np.zeros(n, dtype=np.int64), *out, pc, pl)
+    assert np.array_equal(out[2], lnM) and not out[0].any()  # ln M = the robot part, no pilot
     return out[3], out[4]
 
 
