@@ -263,3 +263,32 @@ def test_compiled_grid_route_equals_numpy_route(monkeypatch, seed, G, T, cols):
         near = np.column_stack([X, X[:, 0] + 1e-9 * X[:, 1]])
         An = (near - near.mean(0)).T @ (near - near.mean(0))
         assert fp._chol_bread(An, np.empty_like(An)) in (2, 3)
+
+
+def test_fast_result_equals_the_constructor():
+    """The fast path's Result (fields set directly) equals Result(...) field by field: the same
+    types, read-only arrays, frozen mappings; tidy() and to_dict() agree."""
+    import dataclasses
+
+    from robocarbon.empirics.result import Result
+    from robocarbon.simulate.fastpath import _FAST_RESULT
+
+    assert _FAST_RESULT, "Result's fields changed: the fast construction is off (update it)"
+    df = _panel(seed=14)
+    e, t = _codes(df["city"]), _codes(df["year"])
+    fast = twfe_cluster(df["y"], df[["x", "w1"]].to_numpy(), e, t, names=["x", "w1"])
+    ref = Result(terms=fast.terms, params=fast.params, cov=fast.cov, nobs=fast.nobs,
+                 df_resid=fast.df_resid, cov_type="cluster", estimator="twfe",
+                 r2_within=fast.r2_within, spec={"fixed_effects": ["entity", "time"],
+                                                 "path": "fast"})
+    for f in dataclasses.fields(Result):
+        a, b = getattr(fast, f.name), getattr(ref, f.name)
+        assert type(a) is type(b), f.name
+        if isinstance(a, np.ndarray):
+            assert np.array_equal(a, b) and not a.flags.writeable, f.name
+        else:
+            assert a == b, f.name
+    pd.testing.assert_frame_equal(fast.tidy(), ref.tidy())
+    assert fast.to_dict() == ref.to_dict()
+    with pytest.raises(ValueError):
+        fast.params[0] = 1.0
