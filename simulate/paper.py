@@ -147,6 +147,10 @@ PARAMS: tuple[Param, ...] = (
     P("manuf_logit_sd", 1.0, "float", "SD of that logit", low=0.0, group="calibration"),
     P("share_concentration", 0.6, "float", "Dirichlet concentration of industry mixes (small = "
       "specialised cities)", low=1e-3, group="calibration"),
+    P("shares_seed", 17, "int", "seed of the cities' base-year industry mixes and "
+      "manufacturing shares, held fixed across draws (the design conditions on the exposure "
+      "shares, as shift-share inference does); -1 redraws them in every draw", low=-1,
+      group="data"),
     P("iv_strength", 0.5, "float", "weight of the province industry mix in each city's mix; "
       "drives the strength of the province leave-one-out instrument (0 = irrelevant)",
       low=0.0, high=1.0, group="threat"),
@@ -380,9 +384,15 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     z = np.empty(lay["size"])
     _kernels.standard_normal(rng, z)  # = rng.standard_normal(size), to the bit
     Z = {name: z[a:b].reshape(shape) for name, (a, b, shape) in lay["blocks"].items()}
-    conc = p["share_concentration"]
-    mixes = rng.dirichlet(np.full(J, conc), size=n_prov + n)
     adopt = _threats.pilot_zones(rng, prov_idx, _PROV_NAMES, first)
+    # the draws that only some parameter values need come last
+    share_args = (J, p["share_concentration"], p["iv_strength"], p["manuf_logit_mean"],
+                  p["manuf_logit_sd"])
+    if p["shares_seed"] < 0:
+        shares, manuf_z, city_mix = _exposure_shares(rng, n, prov_idx, *share_args)
+    else:
+        shares, manuf_z, city_mix = _exposure_shares_fixed(p["shares_seed"], p["n_cities"],
+                                                           *share_args)
     if p["industry_seed"] < 0:
         ind_level = _industry_levels(rng, J, st.TT, p["robot_level"], p["industry_sd"],
                                      p["robot_growth"], p["robot_growth_sd"])
@@ -394,15 +404,6 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     e_ar = Z["ar"]  # AR(1) innovations: 7 controls, 3 mechanism variables, L, K, E, productivity
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
-    w = p["iv_strength"]
-    prov_mix, city_mix = mixes[:n_prov], mixes[n_prov:]
-    mix = w * prov_mix[prov_idx] + (1 - w) * city_mix
-    # manufacturing share: a province part (regional pattern plus noise) with weight w and a city
-    # part with weight 1 - w, so that iv_strength = 0 leaves nothing common within a province
-    prov_z = _REGION_SHIFT + 0.8 * Z["prov"]
-    manuf_z = math.sqrt(w) * prov_z[prov_idx] + math.sqrt(1 - w) * Z["manuf"]
-    manuf = 1.0 / (1.0 + np.exp(-(p["manuf_logit_mean"] + p["manuf_logit_sd"] * manuf_z)))
-    shares = manuf[:, None] * mix
     # industry log robot densities: fixed levels and growth (``industry_seed``) plus AR(1) noise
     ln_dens = ind_level + p["industry_noise"] * _ar1_rows(Z["ar_industry"], 0.8)
     shocks = np.exp(ln_dens)  # industry x year robots per worker of the base year
@@ -698,8 +699,6 @@ def _normal_layout(n: int, n_prov: int, T: int, TT: int, J: int) -> dict:
     """Where each Gaussian shock of a draw sits in its one block of standard normals:
     ``{"size": total, "blocks": {name: (start, stop, shape)}}``."""
     shapes = {
-        "prov": (n_prov,),                # province part of the manufacturing share
-        "manuf": (n,),                    # city part of the manufacturing share
         "dev": (n,),                      # common development factor of the controls
         "ctrl_city": (len(CONTROLS), n),  # the controls' city levels
         "mech_city": (3, n),              # city levels of gpatent, hum, internet
@@ -734,6 +733,35 @@ def _industry_levels_fixed(seed, J, TT, robot_level, industry_sd, growth_mean, g
     out = _industry_levels(np.random.default_rng(seed), J, TT, robot_level, industry_sd,
                            growth_mean, growth_sd)
     out.flags.writeable = False
+    return out
+
+
+def _exposure_shares(rng, n_cities, prov_idx, J, conc, w, logit_mean, logit_sd):
+    """Base-year (2004) employment shares s_ij = m_i [w p_{p(i)j} + (1 - w) c_ij] of the cities
+    in the robot-using industries, from ``rng``: Dirichlet(conc) province and city mixes p and c,
+    and the share m_i of those industries in the city's employment, logistic in
+    logit_mean + logit_sd z_i with z_i = sqrt(w) z_p(i) + sqrt(1 - w) e_i (a province part with the
+    regional pattern, weight w, and a city part: iv_strength = w = 0 leaves nothing common within
+    a province). Returns (shares, z, city mixes)."""
+    n_prov = len(PROVINCES)
+    mixes = rng.dirichlet(np.full(J, conc), size=n_prov + n_cities)
+    e = rng.standard_normal(n_prov + n_cities)
+    prov_mix, city_mix = mixes[:n_prov], mixes[n_prov:]
+    prov_z = _REGION_SHIFT + 0.8 * e[:n_prov]
+    manuf_z = math.sqrt(w) * prov_z[prov_idx] + math.sqrt(1 - w) * e[n_prov:]
+    manuf = 1.0 / (1.0 + np.exp(-(logit_mean + logit_sd * manuf_z)))
+    shares = manuf[:, None] * (w * prov_mix[prov_idx] + (1 - w) * city_mix)
+    return shares, manuf_z, city_mix
+
+
+@functools.lru_cache(maxsize=64)
+def _exposure_shares_fixed(seed, n_cities, J, conc, w, logit_mean, logit_sd):
+    """The shares fixed by ``shares_seed``: the same for every draw, computed once."""
+    prov_idx = np.repeat(np.arange(len(PROVINCES)), _province_sizes(n_cities))
+    out = _exposure_shares(np.random.default_rng(seed), prov_idx.size, prov_idx, J, conc, w,
+                           logit_mean, logit_sd)
+    for a in out:
+        a.flags.writeable = False
     return out
 
 
