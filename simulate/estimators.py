@@ -128,10 +128,18 @@ def _arrays(draw) -> Mapping[str, Any]:
 
 
 def column(draw, name: str) -> np.ndarray:
-    """A column of the draw as a float array: from ``Draw.arrays`` when it has it, else the panel."""
+    """A column of the draw as a float array: from ``Draw.arrays`` when it has it (by name, as
+    a column of ``X`` named in ``X_names``, or ``y`` for the outcome), else the panel (which a
+    lazy draw then builds)."""
     arr = _arrays(draw)
     if name in arr and np.ndim(arr[name]) == 1:
         return np.asarray(arr[name], dtype=float)
+    if "X" in arr and "X_names" in arr:
+        names = _names_of(arr["X_names"])
+        if name in names:
+            return np.asarray(arr["X"], dtype=float)[:, names.index(name)]
+    if name == OUTCOME and "y" in arr and np.ndim(arr["y"]) == 1:
+        return np.asarray(arr["y"], dtype=float)
     panel = getattr(draw, "panel", None)
     if panel is None or name not in panel.columns:
         raise InputError(f"the simulated panel has no column {name!r}", column=name)

@@ -292,3 +292,23 @@ def test_fast_result_equals_the_constructor():
     assert fast.to_dict() == ref.to_dict()
     with pytest.raises(ValueError):
         fast.params[0] = 1.0
+
+
+def test_paper_draw_columns_from_arrays_equal_the_panel():
+    """column() reads the outcome and the controls from Draw.arrays (y, X by X_names) without
+    building the lazy panel; the values are the panel's, and the DID fit equals the one on the
+    panel's columns."""
+    from robocarbon.simulate.design import get_design
+
+    draw = get_design("paper").draw(np.random.default_rng(3))
+    cols = [E.OUTCOME, *E.CONTROLS, E.TREATMENT]
+    got = {c: E.column(draw, c) for c in cols}
+    res = E.did(draw)
+    if hasattr(draw, "panel_built"):
+        assert not draw.panel_built
+    for c in cols:
+        np.testing.assert_array_equal(got[c], draw.panel[c].to_numpy(dtype=float))
+    ref = fe.fit("lnindco ~ D + " + " + ".join(E._present_controls(draw)) + " | city + year",
+                 draw.panel.assign(D=E.did_dummy(draw)), entity="city", time="year",
+                 cluster="city")
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-9, atol=1e-12)
