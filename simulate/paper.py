@@ -19,8 +19,8 @@ Inquiry
     elasticity x kappa exactly when the effect is homogeneous and linear, and is the
     variance-weighted average derivative otherwise.
 Data strategy
-    robot_it = Bartik (21) of the shares and the industry densities
-    (``robocarbon.empirics.bartik.bartik``); city industrial CO2 observed only through nightlight
+    robot_it = Bartik (21) of the shares and the industry densities (equal to
+    ``robocarbon.empirics.bartik.bartik``, tested); city industrial CO2 observed only through nightlight
     downscaling (19)-(20) of provincial totals (``robocarbon.empirics.downscale.allocate``);
     lnindco = ln(downscaled CO2 / industrial value added); controls with the moments of Table 1;
     staggered pilot-zone adoption (16 zones, 2008 / 2009 / 2011); green patents, human capital,
@@ -39,7 +39,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from robocarbon.empirics.bartik import bartik
 from robocarbon.empirics.downscale import allocate, light_relation
 from robocarbon.empirics.errors import InputError
 
@@ -404,14 +403,14 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     e_ar = Z["ar"]  # AR(1) innovations: 7 controls, 3 mechanism variables, L, K, E, productivity
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
-    # industry log robot densities: fixed levels and growth (``industry_seed``) plus AR(1) noise
-    ln_dens = ind_level + p["industry_noise"] * _ar1_rows(Z["ar_industry"], 0.8)
-    shocks = np.exp(ln_dens)  # industry x year robots per worker of the base year
-    robot_all = bartik(shares, shocks, check=False)  # eq (21): city x year (valid by construction)
-    # the estimator's regressors (robot, then the controls), filled in place, city-major
+    # industry log robot densities (fixed levels and growth, ``industry_seed``, plus AR(1) noise)
+    # and the Bartik exposure (21); the estimator's regressors (robot, then the controls) are
+    # filled in place, city-major
     k = len(CONTROLS)
     X = np.empty((n * T, 1 + k))
-    X[:, 0] = robot_all[:, PRE_YEARS:].ravel()
+    shocks, robot_all = np.empty((J, st.TT)), np.empty((n, st.TT))
+    _kernels.exposure(shares, ind_level, Z["ar_industry"], 0.8, p["industry_noise"], PRE_YEARS,
+                      shocks, robot_all, X[:, 0])
     robot = X[:, 0].reshape(n, T)
 
     # ---- controls: latent indices mapped to the Table 1 moments -----------------------
@@ -474,9 +473,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                                       p["supply_elasticity"])
     coef_u = _log_output_coefs(alpha, beta, I_key, N)
     s_E = float(s_E_u[0])  # the energy share 1 - alpha - beta does not depend on I
-    if I_inv is None:  # one frontier
+    if I_inv is None:  # one frontier: length-1 arrays broadcast over the cities
         elas_c = float(elas_u[0])
-        elas, s_M = np.full(n, elas_c), np.full(n, float(s_M_u[0]))
+        elas, s_M = elas_u, s_M_u
         coef = np.repeat(coef_u, n, axis=0)
     else:
         elas, s_M = elas_u[I_inv], s_M_u[I_inv]
@@ -512,7 +511,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                          for l in range(w_lag.size))
         robot_part = kappa_it * lagsum
         marginal = elas_c * kappa_it * w_lag[0]
-        link = kappa_it * w_lag[0] * robot
+        # the contemporaneous part of ln M that robot moves (the truth needs it only when the
+        # effect varies)
+        link = None if homogeneous else kappa_it * w_lag[0] * robot
 
     # ---- factor supplies, productivity, the economy, emissions, nightlights ---------
     # ln L, ln K, energy supply = 3 + 0.01 t, 4 + 0.08 t, 2 + 0.04 t + size_i + sigma_factors u
@@ -705,7 +706,7 @@ def _normal_layout(n: int, n_prov: int, T: int, TT: int, J: int) -> dict:
         "res": (n,),                      # resource-city latent
         "dig": (n,),                      # digital-city latent
         "phi": (n,),                      # city emission factor
-        "ar_industry": (J, TT),           # industry robot-density noise
+        "ar_industry": (J, TT),           # industry robot-density noise (AR(1) innovations)
         "ar": (_AR_SERIES, n, T),         # AR(1) innovations (series x cities x years)
         "light": (n, T),                  # nightlight noise
     }

@@ -92,6 +92,24 @@ def test_kernel_series_equal_their_numpy_statement():
     assert out[3].min() >= -0.3 and out[3].max() <= 0.4
 
 
+def test_exposure_kernel_is_the_bartik_formula():
+    """kernels.exposure: industry densities exp(level + sd x AR(1)) and robot = shares @ shocks,
+    against scipy's lfilter and the measurement module's bartik()."""
+    from robocarbon.empirics.bartik import bartik
+
+    rng = np.random.default_rng(9)
+    n, J, TT, pre = 40, 6, 12, 5
+    shares = rng.dirichlet(np.full(J, 0.6), size=n) * rng.uniform(0.1, 0.6, (n, 1))
+    level = rng.normal(size=(J, TT))
+    e = rng.standard_normal((J, TT))
+    shocks, robot_all, flat = np.empty((J, TT)), np.empty((n, TT)), np.empty(n * (TT - pre))
+    kernels.exposure(shares, level, e, 0.8, 0.05, pre, shocks, robot_all, flat)
+    want_shocks = np.exp(level + 0.05 * _ar1_lfilter(e, 0.8))
+    np.testing.assert_allclose(shocks, want_shocks, rtol=1e-14)
+    np.testing.assert_allclose(robot_all, bartik(shares, shocks), rtol=1e-13)
+    np.testing.assert_array_equal(flat, robot_all[:, pre:].ravel())
+
+
 def test_allocate_levels_equals_downscale_allocate():
     """(20) in logs, as the draw computes it, against the measurement module's allocate()."""
     from robocarbon.empirics.downscale import allocate
