@@ -273,6 +273,20 @@ def _loo_instrument(draw) -> np.ndarray:
     return fastpath.leave_one_out_mean(column(draw, TREATMENT), group_codes(draw), time_codes(draw))
 
 
+def _subset_layout(lay, ok: np.ndarray):
+    """The layout of the rows ``ok`` of ``lay`` (codes renumbered 0..), remembered on ``lay``
+    per mask: a design drops the same rows (cities alone in their province) in every draw."""
+    key = ("subset", ok.tobytes())
+    sub = lay.cache.get(key) if isinstance(lay, fastpath.PanelLayout) else None
+    if sub is None:
+        ent = np.unique(lay.entity[ok], return_inverse=True)[1].astype(np.int64).ravel()
+        tim = np.unique(lay.time[ok], return_inverse=True)[1].astype(np.int64).ravel()
+        sub = fastpath.panel_layout(ent, tim)
+        if isinstance(lay, fastpath.PanelLayout) and len(lay.cache) < 64:
+            lay.cache[key] = sub
+    return sub
+
+
 def iv(draw) -> Result:
     """2SLS of eq (18), robot instrumented by the leave-one-out province-year mean of robot
     (instrument (a) of the paper), city and year effects, city clusters; first-stage F in
@@ -288,10 +302,8 @@ def iv(draw) -> Result:
         if not ok.any():
             raise InputError("leave-one-out instrument undefined everywhere (one city per "
                              "province)", column=GROUP)
-        ent = np.unique(lay.entity[ok], return_inverse=True)[1].astype(np.int64).ravel()
-        tim = np.unique(lay.time[ok], return_inverse=True)[1].astype(np.int64).ravel()
         y, X, z = y[ok], X[ok], z[ok]
-        lay = fastpath.panel_layout(ent, tim)
+        lay = _subset_layout(lay, ok)
     res = fastpath.iv2sls_cluster(
         y, X[:, 1:], X[:, 0], z, lay.entity, lay.time, exog_names=names[1:],
         endog_names=[TREATMENT], instrument_names=["robot_loo"], layout=lay, estimator="iv",

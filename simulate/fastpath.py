@@ -645,8 +645,8 @@ def iv2sls_cluster(
     Xnw = M[:, 1 : 1 + p_n]
     Xew = M[:, 1 + p_n : 1 + p_n + p_e]
     Ziw = M[:, 1 + p_n + p_e :]
-    Xw = np.column_stack([Xnw, Xew])
-    Ww = np.column_stack([Xew, Ziw])
+    Xw = M[:, 1 : 1 + p_n + p_e]  # [endogenous, exogenous]: adjacent columns of M
+    Ww = M[:, 1 + p_n :]  # [exogenous, instruments]
     names = list(endog_names) + list(exog_names)
     wnames = list(exog_names) + list(instrument_names)
     # first stage: projection on the instruments through the Cholesky factor of W'W (scaled;
