@@ -16,6 +16,14 @@ products of the summed scores, G the number of clusters and K the number of regr
 fixed-effect degrees of freedom not nested in the cluster, a nested fixed effect counting one
 (with city fixed effects and city clusters: K = k + T), as ``robocarbon.empirics.fe.fit``.
 Tests and intervals use a t distribution with G - 1 degrees of freedom.
+
+Routes of :func:`twfe_cluster`: a balanced panel sorted by entity then time (layout ``"grid"``)
+clustered by entity, the Monte Carlo's case, runs compiled (numba, cached on disk): one pass for
+the within transform, BLAS cross products, a Cholesky bread, one pass for residuals, cluster sums
+and the sandwich. Other grids run the same formulas in numpy (no n x k temporaries beyond the
+transformed data); other layouts use the exact balanced transform or alternating projections.
+A vanishing, collinear or ill-conditioned regressor always goes through the LAPACK Cholesky and
+the pivoted QR of ``robocarbon.empirics.linalg.qr_lstsq``, which names the column.
 """
 
 from __future__ import annotations
