@@ -400,7 +400,9 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                                            p["industry_sd"], p["robot_growth"],
                                            p["robot_growth_sd"])
     nu = rng.standard_normal((J, T)) if p["industry_residual"] != 0.0 else None
-    e_ar = Z["ar"]  # AR(1) innovations: 7 controls, 3 mechanism variables, L, K, E, productivity
+    e_ar = Z["ar"]  # AR(1) innovations: 7 controls; L, K, E, productivity
+    # the mechanism variables' own stream (a child of this one), used only when they are built
+    mech_seed = _child_seed(rng)
 
     # ---- shares (base year 2004) and industry robot densities -------------------------
     # industry log robot densities (fixed levels and growth, ``industry_seed``, plus AR(1) noise)
@@ -439,8 +441,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                    and p["mech_hmatch"] == 0.0 and not p["log_level"])
 
     # ---- mechanism and threshold variables, the digital grouping ----------------------
-    mech = _Lazy(_mechanism, e_ar[k:k + 3], dev, Z["mech_city"], Z["dig"], st.mech_trend,
-                 st.late_start)
+    mech = _Lazy(_mechanism, mech_seed, dev, T, st.mech_trend, st.late_start)
     if not homogeneous:
         mech.get()
 
@@ -543,7 +544,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     out = np.empty((9, n, T))
     D, pilot_part, lnM, lnE, lnY, ln_co2, true_lnindco, ln_va, ln_light = out
     prov_co2, prov_light = np.empty((n_prov, T)), np.empty((n_prov, T))
-    _kernels.economy(e_ar[k + 3:], size_i, fp["trend"], _FAC_CITY_COEF, fp["noise_coef"],
+    _kernels.economy(e_ar[k:], size_i, fp["trend"], _FAC_CITY_COEF, fp["noise_coef"],
                      fp["rho"], ctrl_idx, p["ctrl_effect"], lnA_extra, robot_part, robot, adopt,
                      st.years_int, p["pilot_lnM"], p["pilot_growth"], coef, regime, s_E,
                      p["supply_elasticity"], level + ln_phi, shift, p["va_robot"],
@@ -609,7 +610,17 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
                 panel_fn=functools.partial(_build_panel, st.panel_ids, n, T, cols))
 
 
-def _mechanism(e, dev, mech_city_z, dig_z, trend, late_start) -> dict:
+def _child_seed(rng: np.random.Generator) -> np.random.SeedSequence:
+    """A child of the generator's seed sequence (``SeedSequence.spawn``): an independent stream
+    that a part of the draw can use later without moving ``rng``; from two of ``rng``'s integers
+    when the generator has no seed sequence."""
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(seq, np.random.SeedSequence):
+        return seq.spawn(1)[0]
+    return np.random.SeedSequence(rng.integers(0, 2**63, size=2).tolist())
+
+
+def _mechanism(seed, dev, T, trend, late_start) -> dict:
     """The mechanism and threshold variables and the digital grouping of a draw:
 
         gpatent  = 3 + 1.2 t + 1.3 c_gp + 0.35 u
@@ -618,12 +629,17 @@ def _mechanism(e, dev, mech_city_z, dig_z, trend, late_start) -> dict:
 
     (t = 0..1 over the sample, u AR(1) with rho 0.5; city levels c_gp = 0.6 dev + 0.8 z,
     c_hum = 0.5 dev + sqrt(0.75) z, c_int = 0.6 dev + 0.8 z) and digital = 1 above the median
-    of the 2011-2019 mean internet penetration plus 0.1 SD(internet) noise."""
-    S, n, T = e.shape
+    of the 2011-2019 mean internet penetration plus 0.1 SD(internet) noise. Random numbers: one
+    block of standard normals from ``default_rng(seed)`` (the city z's, the digital noise, the
+    AR(1) innovations)."""
+    n = dev.shape[0]
+    z = np.empty(3 * n + n + 3 * n * T)
+    _kernels.standard_normal(np.random.default_rng(seed), z)
+    city_z, dig_z, e = z[:3 * n].reshape(3, n), z[3 * n:4 * n], z[4 * n:].reshape(3, n, T)
     city = np.empty((3, n))
-    city[0] = 0.6 * dev + 0.8 * mech_city_z[0]
-    city[1] = 0.5 * dev + math.sqrt(0.75) * mech_city_z[1]
-    city[2] = 0.6 * dev + 0.8 * mech_city_z[2]
+    city[0] = 0.6 * dev + 0.8 * city_z[0]
+    city[1] = 0.5 * dev + math.sqrt(0.75) * city_z[1]
+    city[2] = 0.6 * dev + 0.8 * city_z[2]
     out = np.empty((3, n, T))
     mean, mean_late = np.empty((3, n)), np.empty((3, n))
     _kernels.ar1_series(e, city, trend, _MECH_CITY_COEF, _MECH_NOISE_COEF, _MECH_RHO, _MECH_FORM,
@@ -684,9 +700,9 @@ def _build_panel(ids: tuple, n: int, T: int, cols: dict) -> pd.DataFrame:
 _REGION_SHIFT = np.array([{"east": 0.6, "central": 0.0, "west": -0.6}[q[1]] for q in PROVINCES])
 _REGION_SHIFT.flags.writeable = False
 # The AR(1) series of the model, in the order of the "ar" block of the normals: the seven
-# controls' noise, the three mechanism variables' noise, the shocks to ln L, ln K and the energy
-# supply, and the productivity shocks
-_AR_SERIES = 14
+# controls' noise, the shocks to ln L, ln K and the energy supply, and the productivity shocks
+# (the mechanism variables draw theirs from a child stream, see _mechanism)
+_AR_SERIES = 11
 
 
 def _params_key(p: dict) -> tuple:
@@ -702,9 +718,7 @@ def _normal_layout(n: int, n_prov: int, T: int, TT: int, J: int) -> dict:
     shapes = {
         "dev": (n,),                      # common development factor of the controls
         "ctrl_city": (len(CONTROLS), n),  # the controls' city levels
-        "mech_city": (3, n),              # city levels of gpatent, hum, internet
         "res": (n,),                      # resource-city latent
-        "dig": (n,),                      # digital-city latent
         "phi": (n,),                      # city emission factor
         "ar_industry": (J, TT),           # industry robot-density noise (AR(1) innovations)
         "ar": (_AR_SERIES, n, T),         # AR(1) innovations (series x cities x years)
