@@ -240,6 +240,21 @@ def test_pilot_zones_use_a_fixed_count_of_uniforms():
     assert r1.random() == r2.random()
 
 
+def test_a_later_draw_changes_nothing_in_an_earlier_one():
+    """The normals block is a reused per-thread buffer: an earlier draw's arrays, truth and
+    lazily built panel (mechanism variables included) must not depend on it."""
+    d = get_design("paper", n_cities=60)
+    a = d.draw(np.random.default_rng(1))
+    y, X, truth = a.arrays["y"].copy(), a.arrays["X"].copy(), dict(a.truth)
+    d.draw(np.random.default_rng(2))
+    d.with_params(threshold_var="hum").draw(np.random.default_rng(3))
+    ref = d.draw(np.random.default_rng(1))
+    np.testing.assert_array_equal(a.arrays["y"], y)
+    np.testing.assert_array_equal(a.arrays["X"], X)
+    assert a.truth == truth == ref.truth
+    pd.testing.assert_frame_equal(a.panel, ref.panel)
+
+
 def test_panel_is_lazy_and_matches_arrays():
     dr = get_design("paper", n_cities=60).draw(np.random.default_rng(5))
     assert not dr.panel_built
