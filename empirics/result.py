@@ -19,6 +19,9 @@ from scipy import stats
 TIDY_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _frozen_array(a: Any, ndim: int) -> np.ndarray:
     arr = np.array(a, dtype=float, copy=True)
     if arr.ndim != ndim:
@@ -129,6 +132,41 @@ class Result:
             object.__setattr__(self, "df_resid", int(self.df_resid))
         for name in ("diagnostics", "spec", "provenance"):
             object.__setattr__(self, name, _freeze(dict(getattr(self, name))))
+
+    @classmethod
+    def adopt(cls, terms: Sequence[str], params: np.ndarray, cov: np.ndarray, nobs: int,
+              df_resid: int | None, cov_type: str, estimator: str, *,
+              r2_within: float | None = None, spec: Mapping[str, Any] | None = None) -> Result:
+        """A Result that takes ownership of ``params`` and ``cov`` instead of copying them.
+
+        For fast paths that build thousands of Results (the Monte Carlo): when the arrays are
+        float64 of the right shapes and the terms unique strings, the arrays are frozen in place
+        (the caller must not hold on to them) and ``spec`` is frozen once; the object equals the
+        one the constructor builds. Anything else goes through the constructor, with its checks
+        and errors.
+        """
+        terms = tuple(terms)
+        k = len(terms)
+        if (not isinstance(params, np.ndarray) or not isinstance(cov, np.ndarray)
+                or params.dtype != np.float64 or cov.dtype != np.float64
+                or params.shape != (k,) or cov.shape != (k, k)
+                or not all(isinstance(t, str) for t in terms) or len(set(terms)) != k):
+            return cls(terms=terms, params=params, cov=cov, nobs=nobs, df_resid=df_resid,
+                       cov_type=cov_type, estimator=estimator, r2_within=r2_within,
+                       spec=dict(spec or {}))
+        params.setflags(write=False)
+        cov.setflags(write=False)
+        res = object.__new__(cls)
+        for name, value in (("terms", terms), ("params", params), ("cov", cov),
+                            ("nobs", int(nobs)),
+                            ("df_resid", None if df_resid is None else int(df_resid)),
+                            ("cov_type", cov_type), ("estimator", estimator),
+                            ("nobs_dropped", 0), ("r2_within", r2_within), ("r2_with_fe", None),
+                            ("diagnostics", _EMPTY), ("provenance", _EMPTY),
+                            ("spec", spec if isinstance(spec, MappingProxyType)
+                             else _freeze(dict(spec or {})))):
+            object.__setattr__(res, name, value)
+        return res
 
     # ------------------------------------------------------------------ derived quantities
     @property

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -90,35 +90,17 @@ class PanelLayout:
 _NONFINITE = "non-finite values in y or X (the fast path takes complete data)"
 
 
-#: the fields of Result, as this module builds it without ``Result.__post_init__`` (see
-#: :func:`_cluster_result`); any other field list means Result changed: the constructor is used
-_RESULT_FIELDS = ("terms", "params", "cov", "nobs", "df_resid", "cov_type", "estimator",
-                  "nobs_dropped", "r2_within", "r2_with_fe", "diagnostics", "spec", "provenance")
-_FAST_RESULT = (tuple(f.name for f in fields(Result)) == _RESULT_FIELDS
-                and not hasattr(Result, "__slots__"))
-_EMPTY = MappingProxyType({})
+#: the spec of every fast-path TWFE Result, frozen once (what Result's constructor makes of
+#: {"fixed_effects": ["entity", "time"], "path": "fast"})
 _FAST_SPEC = MappingProxyType({"fixed_effects": ("entity", "time"), "path": "fast"})
 
 
 def _cluster_result(names: list[str], beta: np.ndarray, V: np.ndarray, n: int, G: int,
                     estimator: str, r2_within: float | None) -> Result:
-    """The Result of a fast-path fit. ``beta`` and ``V`` are fresh arrays nobody else holds, so
-    they are frozen in place and the fields set directly: the object equals what
-    ``Result(...)`` builds (tests/test_mc_fastpath.py checks field by field) without the
-    generic normalisation (copies, recursive freezing), a sizeable share of a 3,406-row fit."""
-    terms = tuple(names)
-    if not _FAST_RESULT or len(set(terms)) != len(terms) or beta.dtype != np.float64:
-        return Result(terms=terms, params=beta, cov=V, nobs=n, df_resid=G - 1,
-                      cov_type="cluster", estimator=estimator, r2_within=r2_within,
-                      spec={"fixed_effects": ["entity", "time"], "path": "fast"})
-    beta.setflags(write=False)
-    V.setflags(write=False)
-    res = object.__new__(Result)
-    res.__dict__.update(terms=terms, params=beta, cov=V, nobs=int(n), df_resid=int(G - 1),
-                        cov_type="cluster", estimator=estimator, nobs_dropped=0,
-                        r2_within=r2_within, r2_with_fe=None, diagnostics=_EMPTY,
-                        spec=_FAST_SPEC, provenance=_EMPTY)
-    return res
+    """The Result of a fast-path fit: ``beta`` and ``V`` are fresh arrays nobody else holds,
+    handed over to :meth:`Result.adopt` (frozen in place, not copied)."""
+    return Result.adopt(names, beta, V, n, G - 1, "cluster", estimator, r2_within=r2_within,
+                        spec=_FAST_SPEC)
 
 
 def panel_layout(entity: np.ndarray, time: np.ndarray) -> PanelLayout:

@@ -266,14 +266,12 @@ def test_compiled_grid_route_equals_numpy_route(monkeypatch, seed, G, T, cols):
 
 
 def test_fast_result_equals_the_constructor():
-    """The fast path's Result (fields set directly) equals Result(...) field by field: the same
-    types, read-only arrays, frozen mappings; tidy() and to_dict() agree."""
+    """The fast path's Result (Result.adopt: arrays frozen in place) equals Result(...) field
+    by field: the same types, read-only arrays, frozen mappings; tidy() and to_dict() agree."""
     import dataclasses
 
     from robocarbon.empirics.result import Result
-    from robocarbon.simulate.fastpath import _FAST_RESULT
 
-    assert _FAST_RESULT, "Result's fields changed: the fast construction is off (update it)"
     df = _panel(seed=14)
     e, t = _codes(df["city"]), _codes(df["year"])
     fast = twfe_cluster(df["y"], df[["x", "w1"]].to_numpy(), e, t, names=["x", "w1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -60,3 +61,31 @@ def test_to_dict_keys():
 def test_shape_checked():
     with pytest.raises(ValueError):
         Result(("a",), [1.0, 2.0], np.eye(2), nobs=3, df_resid=None, cov_type="x", estimator="y")
+
+
+def test_adopt_equals_the_constructor_and_freezes_in_place():
+    import dataclasses
+
+    params, cov = np.array([1.0, -2.0]), np.array([[0.5, 0.1], [0.1, 0.3]])
+    spec = {"fixed_effects": ["entity", "time"], "path": "fast"}
+    ref = Result(terms=("a", "b"), params=params, cov=cov, nobs=100, df_resid=9,
+                 cov_type="cluster", estimator="twfe", r2_within=0.4, spec=spec)
+    p2, c2 = params.copy(), cov.copy()
+    got = Result.adopt(["a", "b"], p2, c2, 100, 9, "cluster", "twfe", r2_within=0.4, spec=spec)
+    assert got.params is p2 and got.cov is c2  # owned, not copied
+    assert not p2.flags.writeable and not c2.flags.writeable
+    for f in dataclasses.fields(Result):
+        a, b = getattr(got, f.name), getattr(ref, f.name)
+        assert type(a) is type(b), f.name
+        assert (np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b), f.name
+    assert got.to_dict() == ref.to_dict()
+    pd.testing.assert_frame_equal(got.tidy(), ref.tidy())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.nobs = 3
+    # anything unusual goes through the constructor and its checks
+    with pytest.raises(ValueError, match="duplicate"):
+        Result.adopt(["a", "a"], params.copy(), cov.copy(), 100, 9, "cluster", "twfe")
+    with pytest.raises(ValueError, match="shape"):
+        Result.adopt(["a", "b", "c"], params.copy(), cov.copy(), 100, 9, "cluster", "twfe")
+    ints = Result.adopt(["a"], np.array([1]), np.array([[2]]), 5, None, "iid", "ols")
+    assert ints.params.dtype == np.float64 and ints.df_resid is None
