@@ -381,8 +381,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
 
     # ---- the draw's random numbers ------------------------------------------------------
     lay = _normal_layout(n, n_prov, T, st.TT, J)
-    z = _scratch(lay["size"])  # read only during this draw: nothing returned views it
-    _kernels.standard_normal(rng, z)  # = rng.standard_normal(size), to the bit
+    z = rng.standard_normal(out=_scratch(lay["size"]))  # a per-thread buffer, read only here
     Z = {name: z[a:b].reshape(shape) for name, (a, b, shape) in lay["blocks"].items()}
     adopt = _threats.pilot_zones(rng, prov_idx, _PROV_NAMES, first)
     # the draws that only some parameter values need come last
@@ -647,8 +646,7 @@ def _mechanism(seed, dev, T, trend, late_start) -> dict:
     block of standard normals from ``default_rng(seed)`` (the city z's, the digital noise, the
     AR(1) innovations)."""
     n = dev.shape[0]
-    z = np.empty(3 * n + n + 3 * n * T)
-    _kernels.standard_normal(np.random.default_rng(seed), z)
+    z = np.random.default_rng(seed).standard_normal(3 * n + n + 3 * n * T)
     city_z, dig_z, e = z[:3 * n].reshape(3, n), z[3 * n:4 * n], z[4 * n:].reshape(3, n, T)
     city = np.empty((3, n))
     city[0] = 0.6 * dev + 0.8 * city_z[0]

@@ -23,17 +23,6 @@ from robocarbon.simulate.design import get_design
 from robocarbon.theory import numeric as tn
 
 
-@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.Philox, np.random.SFC64])
-def test_compiled_normals_are_numpys(bit_generator):
-    """kernels.standard_normal gives numpy's Generator.standard_normal to the bit, and leaves the
-    generator where numpy's method leaves it."""
-    a, b = np.random.Generator(bit_generator(7)), np.random.Generator(bit_generator(7))
-    z = np.empty(20001)
-    kernels.standard_normal(a, z)
-    np.testing.assert_array_equal(z, b.standard_normal(20001))
-    assert a.random() == b.random()
-
-
 def _ar1_lfilter(e, rho):
     """The reference stationary AR(1): scipy's lfilter on the scaled innovations."""
     x = np.array(e, dtype=float)
