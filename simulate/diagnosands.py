@@ -105,8 +105,8 @@ def _group_diagnosands(g: pd.DataFrame, alpha: float, bootstrap: int, rng,
     sd = _sd(b)
     out["sd_estimate"] = sd
     if S > 3 and sd > 0:
-        m4 = float(np.mean((b - b.mean()) ** 4))
-        kurt = m4 / sd**4
+        # kurtosis from standardised deviations (sd**4 underflows to 0 for sd below ~1e-77)
+        kurt = float(np.mean(((b - b.mean()) / sd) ** 4))
         out["sd_estimate_mcse"] = float(sd * np.sqrt(max(kurt - (S - 3) / (S - 1), 0.0) / (4 * S)))
     else:
         out["sd_estimate_mcse"] = float("nan")

@@ -69,6 +69,14 @@ def test_bootstrap_mcse_is_deterministic_and_sensible():
     assert d["sd_estimate_mcse"] == pytest.approx(d["sd_estimate"] / np.sqrt(2 * 399), rel=0.25)
 
 
+def test_tiny_spread_does_not_divide_by_zero():
+    """A spread so small that sd**4 underflows (found by hypothesis): the SD's Monte Carlo SE is
+    still computed, from standardised deviations."""
+    t = _table([0.0, 0.0, 0.0, 4.7055610662060733e-153], np.ones(4), 0.0)
+    d = diagnose_table(t, bootstrap=0).iloc[0]
+    assert d["sd_estimate"] > 0 and np.isfinite(d["sd_estimate_mcse"])
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(-5, 5), min_size=3, max_size=30), st.floats(-3, 3))
 def test_bias_identity(est, theta):
