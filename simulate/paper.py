@@ -446,18 +446,22 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
         mech.get()
 
     # ---- groupings ---------------------------------------------------------------
-    res_latent = -manuf_z + st.not_east + 0.8 * Z["res"]
-    resource = (res_latent > _quantile(res_latent, 0.6)).astype(np.int64)
+    # resource (top 40 % of a latent: low manufacturing, outside the east), large (top 35 % by
+    # population and urbanisation), digital (the mechanism's median split); east and south by
+    # province. The latent splits are built when needed, like the mechanism variables: a split
+    # above the q-quantile of n distinct values has n - 1 - floor(q (n - 1)) cities, so the
+    # truth's bookkeeping knows the sizes without them
     lnpop_i = c_mean[CONTROLS.index("lnpop")]
-    size_latent = lnpop_i + 2.0 * c_mean[CONTROLS.index("urban")]
-    large = (size_latent > _quantile(size_latent, 0.65)).astype(np.int64)
-    groups = {"resource": resource, "east": st.east, "south": st.south, "large": large,
-              "digital": functools.partial(_lazy_item, mech, "digital")}
+    splits = _Lazy(_latent_splits, manuf_z, Z["res"].copy(), st.not_east, lnpop_i,
+                   c_mean[CONTROLS.index("urban")], mech)
+    groups = {"resource": functools.partial(_lazy_item, splits, "resource"), "east": st.east,
+              "south": st.south, "large": functools.partial(_lazy_item, splits, "large"),
+              "digital": functools.partial(_lazy_item, splits, "digital")}
+    group_ones = {"resource": _n_above(n, _RESOURCE_Q), "east": st.east_ones,
+                  "south": st.south_ones, "large": _n_above(n, _LARGE_Q), "digital": n // 2}
     if not homogeneous:
-        groups["digital"] = mech.get()["digital"]
-    # cities in each grouping (a lazy digital: a median split of n distinct values, n // 2 above)
-    group_ones = {g: (n // 2 if callable(v) else int(np.count_nonzero(v)))
-                  for g, v in groups.items()}
+        groups.update(splits.get())
+        group_ones = {g: int(np.count_nonzero(v)) for g, v in groups.items()}
 
     # ---- structural robot link and the theory ---------------------------------------
     alpha, beta, N = p["alpha"], p["beta"], p["N"]
@@ -663,6 +667,25 @@ def _mechanism(seed, dev, T, trend, late_start) -> dict:
     return {"gpatent": gpatent, "hum": hum, "internet": internet, "digital": digital}
 
 
+_RESOURCE_Q, _LARGE_Q = 0.6, 0.65
+
+
+def _n_above(n: int, q: float) -> int:
+    """Cities strictly above the q-quantile (numpy's linear method) of n distinct values."""
+    return n - 1 - int(math.floor(q * (n - 1)))
+
+
+def _latent_splits(manuf_z, res_z, not_east, lnpop_i, urban_i, mech) -> dict:
+    """The groupings drawn from latents: resource (top 40 % of -manufacturing share z + 0.8
+    outside the east + 0.8 noise), large (top 35 % of mean ln pop + 2 x mean urbanisation) and
+    digital (from the mechanism variables)."""
+    res_latent = -manuf_z + not_east + 0.8 * res_z
+    size_latent = lnpop_i + 2.0 * urban_i
+    return {"resource": (res_latent > _quantile(res_latent, _RESOURCE_Q)).astype(np.int64),
+            "large": (size_latent > _quantile(size_latent, _LARGE_Q)).astype(np.int64),
+            "digital": mech.get()["digital"]}
+
+
 class _Lazy:
     """A value computed on first use and kept (picklable when its function is)."""
 
@@ -856,6 +879,7 @@ def _static(key: tuple) -> _Static:
     region_code = _PROV_REGION[prov_idx]
     s.east = (region_code == 0).astype(np.int64)
     s.south = _PROV_SOUTH[prov_idx]
+    s.east_ones, s.south_ones = int(s.east.sum()), int(s.south.sum())
     s.not_east = 0.8 * (region_code != 0)
     s.cell = (prov_idx[:, None] * T + np.arange(T)[None, :]).ravel()
     s.entity = np.repeat(np.arange(n), T)

@@ -244,6 +244,22 @@ def test_a_later_draw_changes_nothing_in_an_earlier_one():
     pd.testing.assert_frame_equal(a.panel, ref.panel)
 
 
+@pytest.mark.parametrize("n_cities", [262, 263, 60, 35])
+def test_lazy_groupings_have_the_sizes_the_truth_assumes(n_cities):
+    """The truth's bookkeeping takes the sizes of the latent splits from n alone
+    (``_n_above``); the groupings, once built, have those sizes, and equal the eager ones of a
+    design whose effects vary (which builds them at once)."""
+    d = get_design("paper", n_cities=n_cities)
+    a = d.draw(np.random.default_rng(4)).panel.groupby("city").first()
+    assert int(a["resource"].sum()) == paper._n_above(n_cities, 0.6)
+    assert int(a["large"].sum()) == paper._n_above(n_cities, 0.65)
+    assert int(a["digital"].sum()) == n_cities // 2
+    b = d.with_params(threshold_var="scitech").draw(np.random.default_rng(4)).panel
+    b = b.groupby("city").first()
+    for g in ("resource", "large", "digital"):
+        np.testing.assert_array_equal(a[g].to_numpy(), b[g].to_numpy())
+
+
 def test_panel_is_lazy_and_matches_arrays():
     dr = get_design("paper", n_cities=60).draw(np.random.default_rng(5))
     assert not dr.panel_built
