@@ -297,9 +297,10 @@ def exposure(shares, ln_level, e, rho, noise_sd, pre, shocks, robot_all, robot_o
     T = TT - pre
     for i in range(n):
         for t in range(TT):
-            acc = 0.0
-            for j in range(J):
-                acc += shares[i, j] * shocks[j, t]
-            robot_all[i, t] = acc
-            if t >= pre:
-                robot_out[i * T + t - pre] = acc
+            robot_all[i, t] = 0.0
+        for j in range(J):  # industry by industry: the inner loop runs along contiguous years
+            s = shares[i, j]
+            for t in range(TT):
+                robot_all[i, t] += s * shocks[j, t]
+        for t in range(pre, TT):
+            robot_out[i * T + t - pre] = robot_all[i, t]

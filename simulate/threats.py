@@ -10,6 +10,7 @@ human-machine matching index of equation (23), the confounding trend).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -166,14 +167,24 @@ def pilot_zones(rng: np.random.Generator, prov_idx: np.ndarray, prov_names: Sequ
     against that sampler, written with ``numpy.random.Generator.choice``, in distribution).
     """
     n = prov_idx.shape[0]
-    n_prov = len(prov_names)
     u = rng.random(n + 2 * len(_ZONE_YEARS))
-    order = np.lexsort((u[:n], prov_idx))  # cities by province, in key order within each
-    counts = np.bincount(prov_idx, minlength=n_prov)
-    start = np.zeros(n_prov, dtype=np.int64)
-    np.cumsum(counts[:-1], out=start[1:])
-    names = list(prov_names)
-    im = names.index("Inner Mongolia") if "Inner Mongolia" in names else -1
+    order = np.argsort(prov_idx + u[:n], kind="stable")  # by province, in key order within
+    counts, start, im = _province_blocks(np.ascontiguousarray(prov_idx, dtype=np.int64).tobytes(),
+                                         tuple(prov_names))
     adopt = np.empty(n, dtype=np.int64)
     _kernels.pilot_assign(order, start, counts, u[n:], _ZONE_YEARS_ARRAY, 2009, im, 3, adopt)
     return adopt
+
+
+@functools.lru_cache(maxsize=32)
+def _province_blocks(prov_idx_bytes: bytes, prov_names: tuple) -> tuple:
+    """Cities per province, where each province's block starts in a by-province ordering, and
+    the index of Inner Mongolia (-1 when absent)."""
+    prov_idx = np.frombuffer(prov_idx_bytes, dtype=np.int64)
+    counts = np.bincount(prov_idx, minlength=len(prov_names))
+    start = np.zeros(len(prov_names), dtype=np.int64)
+    np.cumsum(counts[:-1], out=start[1:])
+    for a in (counts, start):
+        a.flags.writeable = False
+    im = prov_names.index("Inner Mongolia") if "Inner Mongolia" in prov_names else -1
+    return counts, start, im
