@@ -243,8 +243,7 @@ def test_compiled_grid_route_equals_numpy_route(monkeypatch, seed, G, T, cols):
     gives the numbers of the numpy route (and of the other layouts) to rounding."""
     import robocarbon.simulate.fastpath as fp
 
-    if not fp._USE_COMPILED:
-        pytest.skip("numba not available")
+    assert fp._USE_COMPILED, "numba is a dependency: the compiled route must be on"
     df = _panel(seed=seed, G=G, T=T)
     e, t = _codes(df["city"]), _codes(df["year"])
     X = df[cols].to_numpy()
