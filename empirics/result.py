@@ -245,7 +245,6 @@ class Result:
         r = np.zeros(R.shape[0]) if values is None else np.asarray(values, dtype=float)
         diff = R @ self.params - r
         V = R @ self.cov @ R.T
-        q = R.shape[0]
         # pseudo-inverse through the eigen decomposition guards against a singular V
         w, U = np.linalg.eigh((V + V.T) / 2.0)
         keep = w > w.max(initial=0.0) * 1e-12

@@ -633,8 +633,6 @@ def iv2sls_cluster(
     M = within(np.column_stack([y, Xn, Xe, Zi]), layout)
     yw = M[:, 0]
     Xnw = M[:, 1 : 1 + p_n]
-    Xew = M[:, 1 + p_n : 1 + p_n + p_e]
-    Ziw = M[:, 1 + p_n + p_e :]
     Xw = M[:, 1 : 1 + p_n + p_e]  # [endogenous, exogenous]: adjacent columns of M
     Ww = M[:, 1 + p_n :]  # [exogenous, instruments]
     names = list(endog_names) + list(exog_names)

@@ -231,37 +231,6 @@ def _province_sizes(n_cities: int) -> np.ndarray:
     return sizes
 
 
-def _ar1_matrix(T: int, rho: float) -> np.ndarray:
-    """The T x T lower-triangular map from standard normal innovations e to the stationary
-    AR(1) with unit marginal variance, y = A e:
-
-        y_0 = e_0,   y_t = rho y_{t-1} + sqrt(1 - rho^2) e_t,
-
-    so A[t, 0] = rho^t and A[t, s] = sqrt(1 - rho^2) rho^(t-s) for 1 <= s <= t (the recursion
-    ``scipy.signal.lfilter([1], [1, -rho])`` runs on the scaled innovations; equal to it to
-    rounding, tested)."""
-    t = np.arange(T)
-    lag = t[:, None] - t[None, :]
-    A = np.where(lag >= 0, float(rho) ** np.maximum(lag, 0), 0.0)
-    A[:, 1:] *= math.sqrt(1.0 - rho * rho)
-    return A
-
-
-@functools.lru_cache(maxsize=64)
-def _ar1_matrix_t(T: int, rho: float) -> np.ndarray:
-    """A.T of :func:`_ar1_matrix`, cached read-only: rows of innovations times it are AR(1)
-    series along the rows."""
-    At = np.ascontiguousarray(_ar1_matrix(T, rho).T)
-    At.flags.writeable = False
-    return At
-
-
-def _ar1_rows(e: np.ndarray, rho: float, out: np.ndarray | None = None) -> np.ndarray:
-    """Stationary AR(1) series along the last axis of ``e`` (standard normal innovations), as one
-    matrix product with :func:`_ar1_matrix`."""
-    return np.matmul(e, _ar1_matrix_t(e.shape[-1], float(rho)), out=out)
-
-
 def _quantile(x: np.ndarray, q: float) -> float:
     """``numpy.quantile(x, q)`` (the default linear method, to the bit) for a 1-d finite ``x``,
     without its per-call overhead."""
@@ -377,7 +346,7 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     first = p["first_year"]
     w_lag = st.w_lag
     n, n_prov, T, J = st.n, st.n_prov, st.T, p["n_industries"]
-    years, tt, prov_idx = st.years, st.tt, st.prov_idx
+    years, prov_idx = st.years, st.prov_idx
 
     # ---- the draw's random numbers ------------------------------------------------------
     lay = _normal_layout(n, n_prov, T, st.TT, J)

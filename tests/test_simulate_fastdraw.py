@@ -42,13 +42,6 @@ def test_kernel_ar1_equals_lfilter_bit_for_bit(rho):
     np.testing.assert_array_equal(out, _ar1_lfilter(e, rho))
 
 
-@pytest.mark.parametrize("rho", [0.8, -0.4])
-def test_ar1_matrix_equals_lfilter(rho):
-    e = np.random.default_rng(4).standard_normal((14, 18))
-    np.testing.assert_allclose(paper._ar1_rows(e, rho), _ar1_lfilter(e, rho), rtol=1e-13,
-                               atol=1e-14)
-
-
 def test_kernel_series_equal_their_numpy_statement():
     """kernels.ar1_series against the equations written with numpy: the three transforms, the
     bounds, the loading-weighted index of the noises and the (late) means over the years."""
