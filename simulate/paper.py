@@ -336,11 +336,12 @@ def draw_paper(p: dict, rng: np.random.Generator) -> Draw:
     """Draw one panel of the ``paper`` design (see the module docstring).
 
     Randomness: one stream (``rng``), consumed in a fixed order: one block of standard normals
-    (every Gaussian shock of the model, laid out by :func:`_normal_layout`), the Dirichlet
-    industry mixes, the pilot zones, and last the draws that only some parameter values need (the
-    industry paths when ``industry_seed < 0``, the industry-level residuals of
-    ``industry_residual``). Switching a threat knob therefore leaves every other part of the data
-    unchanged for the same seed (common random numbers across the cells of a grid).
+    (every Gaussian shock of the outcome's model, laid out by :func:`_normal_layout`), the pilot
+    zones, and last the draws that only some parameter values need (the base-year shares when
+    ``shares_seed < 0``, the industry paths when ``industry_seed < 0``, the industry-level
+    residuals of ``industry_residual``); the mechanism variables come from a child stream
+    (:func:`_child_seed`), built when needed. Switching a threat knob therefore leaves every other
+    part of the data unchanged for the same seed (common random numbers across a grid's cells).
     """
     st = _static(_params_key(p))  # everything that depends on the parameters only (cached)
     first = p["first_year"]
