@@ -10,7 +10,9 @@ them against numpy re-statements of the same equations and the AR(1) recursion a
 
 No fast-math: the loops round like the numpy expressions they replace (no reassociation, no
 fused multiply-add), so results do not depend on the CPU's vector units, and a draw is the same on
-every machine. The compiled code is cached on disk (numba ``cache=True``) after the first call.
+every machine. The compiled code is cached on disk (numba ``cache=True``) after the first call,
+in the user's cache folder (``~/.cache/robocarbon/numba``, never the source tree; see
+:mod:`robocarbon.empirics.core.numba_cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from robocarbon.empirics.core.numba_cache import configure as _configure_numba_cache
+
+_configure_numba_cache()  # before numba is imported and anything is decorated
 
 try:  # numba is a dependency; the pure-Python fallback only serves a broken installation
     from numba import njit as _njit

@@ -4,8 +4,7 @@ Checked against references nobody here wrote: scipy's ``lfilter`` for the AR(1) 
 bit in the compiled loops), numpy's own expressions for the compiled series and numpy's quantile
 and median (to the bit), the measurement module's ``allocate`` for the downscaling in logs,
 numpy's ``Generator.choice`` for the pilot-zone assignment (in distribution), the theory's
-``log_output`` for the log-linear coefficients, and the theory's sympy derivation for the
-expressions that ``robocarbon.theory.numeric`` reads back from its cache.
+``log_output`` for the log-linear coefficients.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import sympy as sp
 from scipy.signal import lfilter
 
 from robocarbon.simulate import kernels, paper, threats
@@ -275,55 +273,11 @@ def test_panel_is_lazy_and_matches_arrays():
     assert fresh.loc[0, "city"] == 1
 
 
-def test_cached_theory_expressions_equal_the_derivation(tmp_path, monkeypatch):
-    monkeypatch.setenv("ROBOCARBON_THEORY_CACHE", str(tmp_path))
-    tn._expressions.cache_clear()
-    tn._fn.cache_clear()
-    try:
-        derived = tn._expressions()  # derives and writes the cache file
-        files = list(tmp_path.glob("theory-numeric-*.pickle"))
-        assert len(files) == 1
-        tn._expressions.cache_clear()
-        tn._fn.cache_clear()
-        cached = tn._expressions()  # reads it back
-        assert cached is not derived
-        fresh = tn._table()
-        assert set(cached) == set(fresh)
-        rng = np.random.default_rng(0)
-        for name, (args, ex) in fresh.items():
-            c_args, c_ex = pickle.loads(cached[name]["expr"])
-            assert tuple(c_args) == tuple(args), name
-            ex = tn._paper_expr(ex)
-            assert c_ex == ex, name  # structurally the same expression
-            assert tn.expression(name) == ex, name
-            assert cached[name]["source"], name  # the function comes from the cached code
-            # ... which computes what lambdify of the derivation computes, to the bit
-            vals = [rng.uniform(0.05, 0.3, 50) if str(a) in ("alpha", "beta")
-                    else rng.uniform(0.1, 0.9, 50) if str(a) == "I"
-                    else np.ones(50) if str(a) == "N" else rng.uniform(0.5, 3.0, 50)
-                    for a in args]
-            ref = sp.lambdify(args, ex, "numpy")(*vals)
-            np.testing.assert_array_equal(np.broadcast_to(tn._fn(name)(*vals), np.shape(ref)),
-                                          ref, err_msg=name)
-        x = dict(alpha=0.3, beta=0.5, I=0.2, N=1.0)
-        assert tn.elasticity_indco_M(**x) == pytest.approx(-0.5 * 0.2, rel=1e-15)
-        # a corrupt cache file is ignored (derived afresh), not an error
-        files[0].write_bytes(b"not a pickle")
-        tn._expressions.cache_clear()
-        assert set(tn._expressions()) == set(fresh)
-    finally:
-        tn._expressions.cache_clear()
-        tn._fn.cache_clear()
-
-
-def test_a_cached_process_does_not_import_sympy():
+def test_a_draw_does_not_import_sympy():
+    # the theory's numeric code ships as a generated module (tests/test_theory_numeric.py)
     import subprocess
     import sys
 
-    tn._expressions()  # writes the cache file unless it exists (or the cache is off)
-    path = tn._cache_file()
-    if path is None or not path.is_file():
-        pytest.skip("theory cache disabled or not writable here")
     code = ("import sys, numpy as np\n"
             "from robocarbon.simulate.design import get_design\n"
             "get_design('paper', n_cities=40).draw(np.random.default_rng(0))\n"

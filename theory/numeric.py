@@ -1,6 +1,6 @@
 """Vectorised numpy functions lambdified from the theory's sympy objects (never retyped).
 
-Every function here is built with :func:`sympy.lambdify` from an expression of
+Every function here is the code :func:`sympy.lambdify` generates for an expression of
 :func:`robocarbon.theory.derive.derivation` or :mod:`robocarbon.theory.claims` for the paper's
 primitives, so the numbers the simulator uses are the expressions the tests verify. All inputs
 broadcast together (numpy rules); scalars in give a float out.
@@ -8,32 +8,42 @@ broadcast together (numpy rules); scalars in give a float out.
 ``lnA`` is ``int_{N-1}^{I} ln gamma_m(x) dx + int_I^N ln gamma_L(x) dx`` (the log of A in (14)).
 Admissible parameters: ``alpha, beta > 0``, ``alpha + beta < 1``, ``N - 1 < I < N``, positive
 factor supplies; anything else raises ``ValueError``.
+
+Where the code comes from
+-------------------------
+The generated code ships with the package as the module ``_generated_numeric.py`` (plain
+Python source, imported like any other module); nothing is cached, unpickled or executed from
+disk at run time, and sympy is not imported to evaluate these functions. :func:`generate_source`
+rebuilds that module's text from the derivation, and ``tests/test_theory_numeric.py`` requires
+the committed file to equal it byte for byte. After a change to the theory (or to sympy's
+printers), regenerate it with::
+
+    python -m robocarbon.theory.numeric --regenerate
+
+(``--check`` exits 1 if the file is out of date). :func:`expression` gives the sympy expression
+behind each function, derived when asked.
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
-import hashlib
-import importlib.metadata
-import inspect
-import os
-import pickle
-import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-# sympy and the derivation are imported where they are needed: a process that finds the
-# lambdified functions in the cache (see _cache_file) never imports sympy
+# sympy and the derivation are imported only where they are needed (expression(), the
+# generator): evaluating the functions uses the generated module and numpy alone
 
 __all__ = [
     "log_output", "factor_shares", "log_carbon_intensity", "elasticity_indco_M", "log_tfp",
     "gamma_0", "factor_prices", "log_energy_priced", "log_carbon_intensity_priced",
-    "elasticity_indco_I", "implied_robot_share", "REGIMES",
+    "elasticity_indco_I", "implied_robot_share", "REGIMES", "expression", "generate_source",
 ]
 
 REGIMES = ("fixed_energy", "priced_energy", "elastic_energy")
+
+#: the command that rewrites ``_generated_numeric.py`` from the derivation
+REGENERATE_COMMAND = "python -m robocarbon.theory.numeric --regenerate"
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,106 +114,132 @@ def _table() -> dict:
     return table
 
 
-def _cache_file() -> Path | None:
-    """Where the derived expressions are cached between processes, or None (cache disabled).
-
-    ``ROBOCARBON_THEORY_CACHE``: a directory, or ``off``/``0`` to disable; default
-    ``$XDG_CACHE_HOME/robocarbon`` (``~/.cache/robocarbon``). The file name carries the SHA-256
-    of the theory package's source, the sympy and the Python version, so any change to the
-    theory (or to sympy) derives afresh.
-    """
-    env = os.environ.get("ROBOCARBON_THEORY_CACHE", "")
-    if env.strip().lower() in ("off", "0", "no", "false", "none"):
-        return None
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME")
-                                      or Path.home() / ".cache") / "robocarbon"
-    h = hashlib.sha256()
-    h.update(f"{importlib.metadata.version('sympy')}|{np.__version__}|{sys.version_info[:2]}"
-             .encode())
-    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return base / f"theory-numeric-{h.hexdigest()[:24]}.pickle"
-
-
-def _lambdified(name: str, args, ex) -> dict:
-    """The cache entry of one function: the source sympy.lambdify generates for ``ex`` with the
-    numpy functions it calls, and the pickled (args, expression)."""
-    import sympy as sp
-
-    fn = sp.lambdify(args, ex, "numpy")
-    entry = {"expr": pickle.dumps((tuple(args), ex), protocol=pickle.HIGHEST_PROTOCOL),
-             "source": None, "names": ()}
-    try:
-        source = inspect.getsource(fn)
-        names = tuple(n for n in fn.__code__.co_names if n in fn.__globals__)
-        # only when every global the code uses is numpy's own object (or a builtin)
-        if all(getattr(np, n, None) is fn.__globals__[n] for n in names):
-            entry["source"], entry["names"] = source, names
-    except (OSError, TypeError):  # pragma: no cover - no source: lambdify again when loaded
-        pass
-    return entry
-
-
 @functools.lru_cache(maxsize=1)
 def _expressions() -> dict:
-    """{name: entry} for every numeric function: ``entry["expr"]`` the pickled (argument
-    symbols, expression in the paper's symbols), derived from the sympy objects of
-    :mod:`robocarbon.theory.derive` and :mod:`robocarbon.theory.claims` (seconds), and
-    ``entry["source"]`` the code ``sympy.lambdify`` generates for it; or all of this read back
-    from the file a previous process wrote of exactly those objects (keyed by the theory's
-    source; see :func:`_cache_file`)."""
-    path = None
-    try:
-        path = _cache_file()
-        if path is not None and path.is_file():
-            with open(path, "rb") as fh:
-                out = pickle.load(fh)
-            if isinstance(out, dict) and out and all(
-                    isinstance(v, dict) and "expr" in v for v in out.values()):
-                return out
-    except Exception:  # an unreadable or stale cache: derive afresh
-        pass
+    """{name: (argument symbols, expression in the paper's symbols)} of every numeric function,
+    derived from the sympy objects of :mod:`robocarbon.theory.derive` and
+    :mod:`robocarbon.theory.claims` (seconds; imports sympy)."""
     out = {}
     for name, (args, ex) in _table().items():
         ex = _paper_expr(ex)
         extra = ex.free_symbols - set(args)
         if extra:  # pragma: no cover - guards against an expression the table did not foresee
             raise RuntimeError(f"{name}: unexpected free symbols {extra}")
-        out[name] = _lambdified(name, args, ex)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        except Exception:  # read-only home, unpicklable object: run without the cache
-            pass
+        out[name] = (tuple(args), ex)
     return out
+
+
+def expression(name: str):
+    """The sympy expression behind a numeric function (for tests and reports), derived from
+    the theory when asked (imports sympy).
+
+    ``name`` is a key of the generated module's ``FUNCTIONS`` (e.g. ``"log_output"``,
+    ``"share_robots"``, ``"price_W"``, ``"elastic_energy"``); the function takes the
+    expression's arguments in the order of ``_expressions()[name][0]``.
+    """
+    try:
+        return _expressions()[name][1]
+    except KeyError:
+        raise KeyError(f"no numeric function {name!r}; known: {sorted(_expressions())}") from None
+
+
+def _code_names(code) -> set:
+    """Every global name a code object (and the code objects nested in it) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def _function_source(name: str, args, ex) -> tuple[str, set]:
+    """The source of ``def name(args): ...`` that :func:`sympy.lambdify` generates for ``ex``
+    with numpy, and the numpy names it uses. Refuses code that needs anything but numpy's
+    own functions and builtins (the generated module imports only those)."""
+    import inspect
+    import keyword
+
+    import sympy as sp
+
+    for a in args:  # lambdify keeps these names only when they are plain identifiers
+        if not (str(a).isidentifier() and not keyword.iskeyword(str(a))):
+            raise RuntimeError(f"{name}: argument {a!r} is not a Python identifier")
+    fn = sp.lambdify(args, ex, "numpy")
+    source = inspect.getsource(fn)
+    header = f"def _lambdifygenerated({', '.join(map(str, args))}):\n"
+    if not source.startswith(header) or source.count("_lambdifygenerated") != 1:
+        raise RuntimeError(f"{name}: unexpected lambdify source:\n{source}")
+    numpy_names = set()
+    for n in sorted(_code_names(fn.__code__) - {str(a) for a in args}):
+        obj = fn.__globals__.get(n, getattr(builtins, n, None))
+        if n in fn.__globals__ and getattr(np, n, None) is obj:
+            numpy_names.add(n)
+        elif n not in fn.__globals__ and hasattr(builtins, n):
+            continue
+        else:
+            raise RuntimeError(f"{name}: lambdify's code uses {n!r}, which is not numpy's own")
+    return f"def {name}" + source[len("def _lambdifygenerated"):], numpy_names
+
+
+def generate_source() -> str:
+    """The text of ``_generated_numeric.py``: lambdify's numpy code of every expression of
+    :func:`_expressions`, as plain functions, and the table ``FUNCTIONS`` of them by name."""
+    funcs, used = [], set()
+    for name, (args, ex) in _expressions().items():
+        if not name.isidentifier() or hasattr(builtins, name):
+            raise RuntimeError(f"{name!r} cannot name a generated function")
+        src, names = _function_source(name, args, ex)
+        funcs.append((name, src))
+        used |= names
+    clash = used & {n for n, _ in funcs}
+    if clash:  # pragma: no cover - a function named like a numpy function it calls
+        raise RuntimeError(f"generated function names shadow numpy names: {sorted(clash)}")
+    lines = [
+        "# Generated from the theory's sympy derivation by",
+        "# robocarbon.theory.numeric.generate_source (the code sympy.lambdify prints for numpy).",
+        "# Do not edit: regenerate with",
+        f"#     {REGENERATE_COMMAND}",
+        "# tests/test_theory_numeric.py requires this file to equal a fresh regeneration.",
+        '"""numpy code of the theory\'s expressions: ``FUNCTIONS[name]`` computes',
+        '``robocarbon.theory.numeric.expression(name)``."""',
+        "",
+    ]
+    if used:
+        lines.append(f"from numpy import {', '.join(sorted(used))}")
+    for name, src in funcs:
+        lines += ["", "", src.rstrip("\n")]
+    lines += ["", "", "FUNCTIONS = {"]
+    lines += [f"    {name!r}: {name}," for name, _ in funcs]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def _generated_path():
+    from pathlib import Path
+
+    return Path(__file__).resolve().with_name("_generated_numeric.py")
+
+
+def regenerate(path=None) -> bool:
+    """Write :func:`generate_source` to ``_generated_numeric.py`` (or ``path``); True if the
+    file changed."""
+    from pathlib import Path
+
+    path = Path(path) if path is not None else _generated_path()
+    text = generate_source()
+    old = path.read_bytes() if path.is_file() else None
+    if old == text.encode("utf-8"):
+        return False
+    path.write_bytes(text.encode("utf-8"))
+    return True
 
 
 @functools.lru_cache(maxsize=None)
 def _fn(name: str):
-    """The numpy function of ``name``: lambdify's code for the theory's expression."""
-    entry = _expressions()[name]
-    if entry.get("source"):
-        ns = {n: getattr(np, n) for n in entry["names"]}
-        exec(compile(entry["source"], f"<robocarbon.theory.numeric:{name}>", "exec"), ns)
-        return ns["_lambdifygenerated"]
-    import sympy as sp
+    """The numpy function of ``name``: the generated module's code for the theory's expression."""
+    from ._generated_numeric import FUNCTIONS
 
-    args, ex = pickle.loads(entry["expr"])
-    return sp.lambdify(args, ex, "numpy")
-
-
-def expression(name: str):
-    """The sympy expression behind a numeric function (for tests and reports)."""
-    return pickle.loads(_expressions()[name]["expr"])[1]
+    return FUNCTIONS[name]
 
 
 def _check(alpha, beta, I, N, **pos):
@@ -338,3 +374,29 @@ def implied_robot_share(b1, robot):
     beta(I-N+1), i.e. -b1 * robot.
     """
     return _out(_fn("implied_robot_share")(b1, robot), b1, robot)
+
+
+def main(argv=None) -> int:
+    """``python -m robocarbon.theory.numeric --regenerate | --check``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m robocarbon.theory.numeric",
+                                 description="Rewrite or check _generated_numeric.py, the numpy "
+                                             "code generated from the theory's derivation.")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--regenerate", action="store_true", help="rewrite the generated module")
+    g.add_argument("--check", action="store_true",
+                   help="exit 1 if the generated module differs from a fresh regeneration")
+    opts = ap.parse_args(argv)
+    path = _generated_path()
+    if opts.check:
+        same = path.is_file() and path.read_bytes() == generate_source().encode("utf-8")
+        print(f"{path}: {'up to date' if same else 'OUT OF DATE; run ' + REGENERATE_COMMAND}")
+        return 0 if same else 1
+    changed = regenerate(path)
+    print(f"{path}: {'rewritten' if changed else 'unchanged'}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess in the tests
+    raise SystemExit(main())
