@@ -43,7 +43,8 @@ import numpy as np
 
 from robocarbon.reports.cmd_diagnose import load_design
 from robocarbon.simulate import estimators as E
-from robocarbon.simulate.engine import _BLAS, diagnose, replication_rng
+from robocarbon.empirics.core.threads import single_threaded_blas
+from robocarbon.simulate.engine import diagnose, replication_rng
 
 def _rhs(draw):
     return ["robot", *E._present_controls(draw)]
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
     design = load_design(args.design, {})
     out: dict = {"design": args.design, "reps": args.reps, "cpu_count": os.cpu_count(),
                  "load_average": os.getloadavg()}
-    with _BLAS:
+    with single_threaded_blas():
         t0 = time.perf_counter()
         design.draw(np.random.default_rng(0))
         out["warm_up_seconds"] = time.perf_counter() - t0

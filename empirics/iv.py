@@ -1,62 +1,37 @@
-"""Instrumental-variables estimation (2SLS, LIML) with absorbed fixed effects.
+"""Instrumental-variables estimation (2SLS, LIML) with absorbed fixed effects: the formula
+API's IV Result and its weak-instrument diagnostics.
 
-Use the formula's IV part through :func:`robocarbon.empirics.fe.fit` (or :func:`feiv`)::
+Use the formula's IV part through :func:`robocarbon.empirics.fe.fit` (or
+:func:`robocarbon.empirics.fe.feiv`)::
 
     fit("lnindco ~ edu + urban | city + year | robot ~ iv_loo", panel, cluster="city")
     fit("y ~ x | endog ~ z1 + z2", data, vcov="hc1", method="liml")
+
+The estimator itself is :func:`robocarbon.empirics.core.iv.fe_iv` (the Monte Carlo calls it
+too); this module adds the first-stage table, Kleibergen-Paap, Cragg-Donald, Stock-Yogo,
+Hansen J and the Anderson-Rubin set.
 """
 
 from __future__ import annotations
 
 import math
-import time as _time
 
 import numpy as np
-from scipy import linalg as sla
 from scipy import stats
 
-from . import linalg
 from . import weakiv
+from .core.frame import ModelFrame, absorbed_by_fe, fe_error, r_squared, transform
+from .core.iv import fe_iv
+from .core.ols import stata_constant
+from .core.stamp import fast_provenance
 from .errors import InputError
 from .formula import Formula
 from .result import Result
 
-
-def feiv(formula: str, data, **kwargs) -> Result:
-    """IV with absorbed fixed effects: the same entry point as :func:`fe.fit` (the formula must have
-    an ``endog ~ instruments`` part). See :func:`fe.fit` for the options."""
-    from . import fe
-
-    res = fe.fit(formula, data, **kwargs)
-    if res.estimator not in ("2sls", "liml", "fe2sls", "feliml"):
-        raise InputError("feiv: the formula has no IV part ('| endog ~ instruments')")
-    return res
+__all__ = ["fit_frame"]
 
 
-def _wald(b: np.ndarray, V: np.ndarray) -> float:
-    """b' V^-1 b, infinite when V is (numerically) singular in a direction where b is not zero
-    (a perfect first stage)."""
-    w, U = np.linalg.eigh((V + V.T) / 2)
-    tol = max(float(w.max(initial=0.0)), 0.0) * 1e-12
-    proj = U.T @ b
-    if np.any((w <= tol) & (np.abs(proj) > 0)):
-        return math.inf
-    return float(np.sum(proj**2 / w))
-
-
-def _kclass(y, R, Xhat, kappa):
-    """k-class estimator: beta = [R'(I - k M_Z)R]^-1 R'(I - k M_Z) y with M_Z R = R - Xhat."""
-    Rk = R - kappa * (R - Xhat)
-    A = Rk.T @ R
-    A = (A + A.T) / 2
-    b = Rk.T @ y
-    c, low = sla.cho_factor(A)
-    beta = sla.cho_solve((c, low), b)
-    bread = sla.cho_solve((c, low), np.eye(A.shape[0]))
-    return beta, bread, Rk
-
-
-def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> Result:
+def fit_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> Result:
     """Estimate an IV model on an evaluated :class:`fe.ModelFrame`.
 
     Notes
@@ -80,12 +55,10 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
     counts all instruments (included exogenous, ``Intercept``) and F the fixed-effect degrees of
     freedom counted in K.
     """
-    from . import fe as _fe
-
     method = method.lower()
     if method not in ("2sls", "liml"):
         raise InputError(f"unknown IV method {method!r}; use '2sls' or 'liml'")
-    tr = _fe.transform(frame, intercept=f.intercept)
+    tr = transform(frame, intercept=f.intercept)
     xnames = (["Intercept"] if (f.intercept and not frame.fe_codes) else []) + list(frame.x_names)
     Xex, E, Z, y = tr.X, tr.E, tr.Z, tr.y
     K = E.shape[1]
@@ -95,52 +68,26 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
             f"under-identified: {K} endogenous regressor(s) {frame.endog_names} but only {L} "
             f"excluded instrument(s) {frame.z_names}"
         )
-    absorbed = _fe.absorbed_by_fe(tr, frame)
+    absorbed = absorbed_by_fe(tr, frame)
     if absorbed["X"] or absorbed["E"]:
-        raise _fe._fe_error(absorbed["X"] + absorbed["E"], hint=False)
+        raise fe_error(absorbed["X"] + absorbed["E"], hint=False)
     if absorbed["Z"]:
-        raise _fe._fe_error(absorbed["Z"], "instrument(s)", hint=False)
-    names = xnames + list(frame.endog_names)
-    R = np.column_stack([Xex, E])
+        raise fe_error(absorbed["Z"], "instrument(s)", hint=False)
+    est = fe_iv(y, Xex, E, Z, frame.fe_codes, exog_names=xnames,
+                endog_names=list(frame.endog_names), instrument_names=list(frame.z_names),
+                clusters=frame.cluster_codes, vcov=vcov, ssc=ssc, method=method, solver="qr",
+                transformed=True)
+    names = est.names
+    R = np.column_stack([Xex, E])  # the term order of fe_iv: exogenous first
     Zfull = np.column_stack([Xex, Z])
-    znames = xnames + list(frame.z_names)
-    dropz = _fe.find_collinear(Zfull, znames)
-    if dropz:
-        bad = [znames[j] for j in dropz]
-        raise InputError(
-            "instrument(s) " + ", ".join(map(repr, bad))
-            + " are collinear with the other instruments/exogenous regressors (and fixed effects)"
-        )
-    dropr = _fe.find_collinear(R, names)
-    if dropr:
-        raise InputError(
-            "regressor(s) " + ", ".join(repr(names[j]) for j in dropr)
-            + " are collinear with the other regressors (and fixed effects)"
-        )
     n = y.shape[0]
-    Qz, _ = np.linalg.qr(Zfull)
-    Xhat = Qz @ (Qz.T @ R)
-    kappa = 1.0
-    if method == "2sls":
-        fitted = linalg.qr_lstsq(Xhat, y, names)
-        beta, bread = fitted.beta, fitted.bread
-        S = Xhat
-    else:
-        W = np.column_stack([y, E])
-        MzW = W - Qz @ (Qz.T @ W)
-        MxW = weakiv.partial_out(W, Xex)
-        A = MxW.T @ MxW
-        B = MzW.T @ MzW
-        kappa = float(sla.eigh(A, B, eigvals_only=True)[0])
-        beta, bread, S = _kclass(y, R, Xhat, kappa)
-    resid = y - R @ beta
-    fed = _fe.fe_dof(frame.fe_codes, frame.cluster_codes)
+    beta, resid, S, kappa = est.beta, est.resid, est.S, est.kappa
+    V, df, info = est.cov, est.df_resid, est.small_sample
+    fed = est.fe
     has_fe = bool(frame.fe_codes)
     cov_args = dict(vcov=vcov, ssc=ssc, clusters=frame.cluster_codes, n=n, k=R.shape[1], fe=fed,
                     has_fe=has_fe)
-    V, df, info = _fe._covariance(S, resid, bread, **cov_args)
-    r2w, r2f = _fe._r2(frame, tr, resid)
-
+    r2w, r2f = r_squared(frame, tr, float(resid @ resid))
     # ---------------------------------------------------------------- diagnostics
     fe_extra = info["K"] - R.shape[1]  # fixed-effect dof counted in K
     Et = weakiv.partial_out(E, Xex)
@@ -149,14 +96,9 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
     dof = n - Zfull.shape[1] - fe_extra
     first = {}
     for j, en in enumerate(frame.endog_names):
-        fs = linalg.qr_lstsq(Zfull, E[:, j], znames)
-        fargs = dict(cov_args, k=Zfull.shape[1])
-        Vf, dff, _ = _fe._covariance(Zfull, fs.resid, fs.bread, **fargs)
-        idx = list(range(Xex.shape[1], Zfull.shape[1]))
-        b = fs.beta[idx]
-        Vz = Vf[np.ix_(idx, idx)]
-        wald = _wald(b, Vz)
-        F = wald / L
+        fs1 = est.first_stage[en]
+        b, Vz, wald, F = fs1["coefficients"], fs1["cov"], fs1["wald"], fs1["f_statistic"]
+        dff = fs1["f_df"][1]
         pr2 = 1.0 - float(np.sum((Et[:, j] - Zt @ np.linalg.lstsq(Zt, Et[:, j], rcond=None)[0]) ** 2)) / float(Et[:, j] @ Et[:, j])
         first[en] = {
             "coefficients": {zn: float(v) for zn, v in zip(frame.z_names, b)},
@@ -206,7 +148,7 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
         diagnostics["overid"] = weakiv.hansen_j(y, R, Zfull, resid, vcov=vcov, clusters=clusters)
     if K == 1:
         try:
-            se_b = math.sqrt(max(V[-1, -1], 0.0))
+            se_b = math.sqrt(max(V[-1, -1], 0.0))  # the endogenous term
             diagnostics["anderson_rubin"] = weakiv.anderson_rubin_set(
                 yt, Et[:, 0], Zt, vcov=vcov, clusters=clusters, scale=info["scale"],
                 df_resid=df, center=float(beta[-1]), width=max(se_b, 1e-8),
@@ -218,8 +160,10 @@ def fit_frame(frame, f: Formula, *, vcov, ssc, collinear, method, spec, t0) -> R
         means_x = tr.means[1 : 1 + len(frame.x_names)][xbar_idx]
         means_e = tr.means[1 + len(frame.x_names) : 1 + len(frame.x_names) + K]
         xbar = np.concatenate([means_x, means_e])
-        diagnostics["intercept"] = _fe.intercept_stata(tr, frame, beta, resid, S, xbar, cov_args)
-    prov = _fe.fast_provenance(t0)
+        one = tr.sw if tr.sw is not None else np.ones(n)
+        diagnostics["intercept"] = stata_constant(S, resid, one, tr.means[0], xbar, beta,
+                                                  cov_args)
+    prov = fast_provenance(t0)
     if frame.file:
         prov["data_file"] = frame.file
     return Result(

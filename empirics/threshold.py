@@ -45,8 +45,10 @@ import numpy as np
 import pandas as pd
 from scipy import linalg as sla
 
+from .data import file_rows as _file_rows
 from .errors import InputError
-from .linalg import demean, drop_singletons, factorize, qr_lstsq, sandwich, single_threaded_blas
+from .core.threads import single_threaded_blas
+from .linalg import demean, drop_singletons, factorize, qr_lstsq, sandwich
 from .result import Result
 
 __all__ = [
@@ -937,7 +939,7 @@ def threshold(
     for c in dict.fromkeys([y, *regime, q, *controls]):
         if not pd.api.types.is_numeric_dtype(data[c]):
             bad = pd.to_numeric(data[c], errors="coerce").isna() & data[c].notna()
-            rows = (np.nonzero(bad.to_numpy())[0] + 2).tolist()
+            rows = _file_rows(data, bad.to_numpy())
             raise InputError("column is not numeric", file=file, column=c, rows=rows)
     sub = data[list(dict.fromkeys(used))]
     miss = sub.isna().any(axis=1).to_numpy().copy()

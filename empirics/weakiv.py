@@ -29,18 +29,12 @@ import numpy as np
 from scipy import linalg as sla
 from scipy import stats
 
+from .core.lstsq import partial_out
+
 _SY_FILE = Path(__file__).with_name("stock_yogo_2005.csv")
 
 
 # ----------------------------------------------------------------------------- helpers
-def partial_out(A: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Residuals of the columns of A regressed on X (A itself if X has no columns)."""
-    if X is None or X.shape[1] == 0:
-        return A.copy()
-    Q, _ = np.linalg.qr(X)
-    return A - Q @ (Q.T @ A)
-
-
 def _cluster_sum(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
     G = int(codes.max()) + 1
     S = np.zeros((G, scores.shape[1]))

@@ -211,3 +211,107 @@ def test_property_constant_columns_are_rejected_by_name_or_dropped(seed, c, whic
     assert list(r.diagnostics["collinear_dropped"]) == ["z"]
     np.testing.assert_allclose(r.params, base.params, rtol=1e-7)
     np.testing.assert_allclose(r.std_errors, base.std_errors, rtol=1e-7)
+
+
+def _nt_unbalanced_panel(seed=21, N=12, T=6):
+    """N x T rows that are not a balanced grid: one entity-time cell twice, one cell missing."""
+    rng = np.random.default_rng(seed)
+    ent = np.repeat(np.arange(N), T)
+    tim = np.tile(np.arange(T), N)
+    tim[T + 2] = 3  # entity 1 has period 3 twice and no period 2
+    a, lam = rng.normal(size=N), rng.normal(size=T)
+    x = rng.normal(size=N * T) + a[ent] + 0.5 * lam[tim]
+    w = rng.normal(size=N * T)
+    y = 0.5 * x - 0.3 * w + 2 * a[ent] + lam[tim] + rng.normal(size=N * T)
+    return ent, tim, y, np.column_stack([x, w])
+
+
+def _lsdv(y, X, ent, tim):
+    """Least squares with every dummy (numpy lstsq), the cluster-by-entity CR1 covariance with
+    K counted as fixest (entity effects nested in the clusters count one)."""
+    N, T = ent.max() + 1, tim.max() + 1
+    D = np.column_stack([X, np.eye(N)[ent], np.eye(T)[tim][:, 1:]])
+    b, *_ = np.linalg.lstsq(D, y, rcond=None)
+    u = y - D @ b
+    # FWL: the covariance of the slopes from the residual-maker on the dummies
+    F = D[:, X.shape[1]:]
+    Xt = X - F @ np.linalg.lstsq(F, X, rcond=None)[0]
+    bread = np.linalg.pinv(Xt.T @ Xt)
+    S = np.vstack([(Xt[ent == g] * u[ent == g, None]).sum(0) for g in range(N)])
+    n, k = X.shape
+    K = k + T  # (N - 1 nested in the clusters, counted 1) + T - 1 + 1
+    V = (n - 1) / (n - K) * N / (N - 1) * bread @ (S.T @ S) @ bread
+    return b[: X.shape[1]], np.sqrt(np.diag(V))
+
+
+def test_nt_rows_unbalanced_panel_equals_lsdv():
+    """A panel with exactly N x T rows but a duplicated cell and a missing one is unbalanced:
+    every TWFE route (twfe_fast, the Monte Carlo's twfe_cluster, fe.fit, the core fe_ols)
+    gives the dummy-variable answer (an earlier twfe_fast took the balanced shortcut on the
+    row count and missed it)."""
+    from robocarbon.empirics.core.ols import fe_ols
+    from robocarbon.empirics.core.within import balanced_cells, demean, panel_layout
+    from robocarbon.simulate.fastpath import twfe_cluster
+
+    ent, tim, y, X = _nt_unbalanced_panel()
+    assert y.shape[0] == (ent.max() + 1) * (tim.max() + 1)
+    assert balanced_cells(ent, tim) is None
+    assert panel_layout(ent, tim).kind == "unbalanced"
+    assert demean(X, [ent, tim])[1].method == "alternating-projections"
+    b_ref, se_ref = _lsdv(y, X, ent, tim)
+    beta, se = twfe_fast(y, X, ent, tim)
+    np.testing.assert_allclose(beta, b_ref, rtol=1e-9)
+    np.testing.assert_allclose(se, se_ref, rtol=1e-8)
+    fast = twfe_cluster(y, X, ent, tim, names=["x", "w"])
+    np.testing.assert_allclose(fast.params, b_ref, rtol=1e-9)
+    np.testing.assert_allclose(fast.std_errors.to_numpy(), se_ref, rtol=1e-8)
+    df = pd.DataFrame({"e": ent, "t": tim, "y": y, "x": X[:, 0], "w": X[:, 1]})
+    res = fit("y ~ x + w | e + t", df, cluster="e")
+    np.testing.assert_allclose(res.params, b_ref, rtol=1e-9)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), se_ref, rtol=1e-8)
+    core = fe_ols(y, X, [ent, tim], clusters=[ent], solver="qr")
+    np.testing.assert_allclose(core.beta, b_ref, rtol=1e-9)
+
+
+def test_balanced_shortcut_needs_every_cell_once():
+    """The exact two-way transform is taken only when every entity-time cell occurs exactly
+    once: the same rows with the duplicate repaired give the grid route."""
+    from robocarbon.empirics.core.within import balanced_cells, demean
+
+    ent, tim, y, X = _nt_unbalanced_panel()
+    assert balanced_cells(ent, tim) is None
+    tim2 = tim.copy()
+    tim2[6 + 2] = 2
+    assert balanced_cells(ent, tim2) is not None
+    assert demean(X, [ent, tim2])[1].method == "two-way-exact"
+
+
+def test_single_threaded_blas_nests_and_restores(monkeypatch):
+    """The one BLAS-threads helper: one thread inside (however deep), the previous counts back
+    after the outermost exit; ``environ=True`` sets the thread variables for child processes
+    and restores them."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from robocarbon.empirics.core.threads import THREAD_ENV, blas_depth, single_threaded_blas
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        with single_threaded_blas():
+            assert blas_depth() == 1 and set(blas_threads()) <= {1}
+            with single_threaded_blas(environ=True):
+                assert blas_depth() == 2 and all(os.environ[k] == "1" for k in THREAD_ENV)
+            assert "OPENBLAS_NUM_THREADS" not in os.environ
+            assert set(blas_threads()) <= {1}
+        assert blas_depth() == 0 and blas_threads() == before
+        try:
+            with single_threaded_blas():
+                raise ValueError("boom")
+        except ValueError:
+            pass
+        assert blas_depth() == 0 and blas_threads() == before
