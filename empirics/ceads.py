@@ -191,6 +191,9 @@ def read_province_sheet(rows: Sequence[Sequence], *, file="<workbook>", sheet="<
             if v is None or v == "":
                 out.append(0.0)
             elif isinstance(v, int | float) and not isinstance(v, bool):
+                if not np.isfinite(v):
+                    raise InputError(f"sheet {sheet!r}: non-finite cell {v!r}", file=str(file),
+                                     rows=[i + 1])
                 out.append(float(v))
             else:
                 raise InputError(f"sheet {sheet!r}: non-numeric cell {v!r}", file=str(file),
@@ -366,6 +369,13 @@ def read_province_inventories(inputs, *, check_tol: float | None = 1e-6, progres
     one workbook, or a list of workbooks. Returns the merged dict of
     :func:`read_province_workbook`; a province-year present twice raises :class:`InputError`.
     """
+    if check_tol is not None:
+        try:
+            tol = float(check_tol)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"check_tol (--check-tol) must be a number, got {check_tol!r}") from exc
+        if not (np.isfinite(tol) and tol >= 0):
+            raise InputError(f"check_tol (--check-tol) must be a finite number >= 0, got {check_tol!r}")
     files = _province_files(inputs)
     it: Iterable = files
     if progress:
@@ -453,8 +463,12 @@ def read_city_inventory(path, *, sheet: str | None = None) -> pd.DataFrame:
         if len(cands) != 1:
             raise InputError(f"expected one city workbook in the folder, found {len(cands)}", file=str(p))
         p = cands[0]
-    if p.suffix.lower() == ".csv":
-        df = pd.read_csv(p)
+    if not p.exists():
+        raise InputError("file not found", file=str(p))
+    if p.suffix.lower() in (".csv", ".tsv", ".txt") or p.name.lower().endswith(".csv.gz"):
+        from .data import read_table
+
+        df = read_table(p)
     else:
         try:
             sheets = pd.read_excel(p, sheet_name=None)
@@ -479,8 +493,15 @@ def read_city_inventory(path, *, sheet: str | None = None) -> pd.DataFrame:
         raise InputError(f"unknown CEADs city layout: columns {list(df.columns)}, expected "
                          f"{sorted(need)}", file=str(p))
     out = df[["city", "year", "emission"]].rename(columns={"emission": "co2"}).copy()
-    out["year"] = out["year"].astype(int)
+    yr = pd.to_numeric(out["year"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(yr) | (yr != np.round(yr))
+    if bad.any():
+        raise InputError("the year must be a whole number", file=str(p), column="year",
+                         rows=out.loc[bad, "city"].astype(str).unique().tolist()[:5])
+    out["year"] = yr.astype(int)
     out["co2"] = pd.to_numeric(out["co2"], errors="coerce")
+    if np.isinf(out["co2"].to_numpy(dtype=float)).any():
+        raise InputError("infinite emission values", file=str(p), column="emission")
     zh_to_en = {v: k for k, v in PROVINCES_ZH.items()}
     prefixes = sorted(zh_to_en, key=len, reverse=True)
 

@@ -314,10 +314,22 @@ def event_study(
                          column=panel.names["adopt"])
     rel_i = np.where(treated_ent, np.round(np.nan_to_num(rel)), 0).astype(int)
     emin, emax = int(rel_i[treated_ent].min()), int(rel_i[treated_ent].max())
+    # a window wider than the observed event times is the observed window (nothing to bin), so
+    # an absurd --leads/--lags (1e20) is clipped instead of looping over every period
+    span = int(np.nanmax(panel.time) - np.nanmin(panel.time))
+    for name, v in (("leads", leads), ("lags", lags)):
+        if v is not None and abs(int(v)) > span:
+            raise InputError(f"{name} = {v} is longer than the panel: its periods span {span}",
+                             file=panel.file, column=panel.names.get("time"))
     lo = emin if leads is None else -int(leads)
     hi = emax if lags is None else int(lags)
     if lo > ref or hi < ref:
         raise InputError(f"reference period {ref} lies outside the event window [{lo}, {hi}]")
+    if not min(emin, -1) <= ref <= max(emax, 0):
+        raise InputError(f"reference period {ref} lies outside the observed event times "
+                         f"[{emin}, {emax}]")
+    lo = max(lo, min(emin, -1, ref))
+    hi = min(hi, max(emax, 0, ref))
     if lo >= 0 or hi < 0:
         raise InputError(f"event window [{lo}, {hi}] must contain leads and lags")
     if bin_endpoints:

@@ -9,7 +9,7 @@ that column. The treatment indicator is built from it,
 
 so treatment is absorbing (staggered adoption). This module validates such a panel and turns it
 into integer codes and numpy arrays; bad input raises :class:`InputError` naming the file, the
-column and the first offending rows (1-based data rows of the file).
+column and the first offending rows (spreadsheet rows: the header is row 1).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import linalg
+from .data import file_rows
 from .errors import InputError
 
 
@@ -128,8 +129,9 @@ class DidPanel:
 
 
 def _rows(mask: np.ndarray, index: pd.Index) -> list:
-    """1-based data-row numbers of the offending rows."""
-    return [int(i) + 1 for i in np.asarray(index)[np.asarray(mask, dtype=bool)]]
+    """Spreadsheet row numbers of the offending rows (the index holds them, see
+    :func:`robocarbon.empirics.data.file_rows`)."""
+    return [int(i) for i in np.asarray(index)[np.asarray(mask, dtype=bool)]]
 
 
 def prepare_panel(
@@ -174,7 +176,7 @@ def prepare_panel(
                 file=file, column=col,
             )
     df = data[list(dict.fromkeys(needed))].copy()
-    df.index = pd.RangeIndex(len(df))
+    df.index = pd.Index(file_rows(data, np.arange(len(data))), dtype=np.int64)  # spreadsheet rows
     dropped: dict[str, int] = {}
     # numeric checks
     for col in [y, time, adopt, *controls]:
@@ -205,6 +207,13 @@ def prepare_panel(
     a = np.where(np.isnan(a) | (a == 0), np.inf, a)
     if np.any(a == -np.inf):
         raise InputError("adoption time -inf", file=file, column=adopt, rows=_rows(a == -np.inf, df.index))
+    if np.all(tvals == np.round(tvals)):
+        frac = np.isfinite(a) & (a != np.round(a))
+        if frac.any():
+            ex = ", ".join(f"{v:g}" for v in pd.unique(a[frac])[:3])
+            raise InputError(f"the adoption time must be a whole period like the time column "
+                             f"(e.g. a year), got {ex}", file=file, column=adopt,
+                             rows=_rows(frac, df.index))
     idx = df.index.to_numpy()
     ent_c, ent_u = pd.factorize(df[entity], sort=True)
     tim_u, tim_c = np.unique(tvals, return_inverse=True)
@@ -218,7 +227,7 @@ def prepare_panel(
         bad_ent[ent_c[varies]] = True
         raise InputError(
             "adoption time varies within an entity (it must be the entity's first treated period)",
-            file=file, column=adopt, rows=[int(i) + 1 for i in idx[bad_ent[ent_c]]],
+            file=file, column=adopt, rows=[int(i) for i in idx[bad_ent[ent_c]]],
         )
     cell = ent_c.astype(np.int64) * tim_u.shape[0] + tim_c
     order = np.argsort(cell, kind="stable")
@@ -227,7 +236,7 @@ def prepare_panel(
     if dup_sorted.any():
         dup_rows = np.sort(idx[order][dup_sorted])
         raise InputError(
-            f"duplicate ({entity}, {time}) pairs", file=file, column=time, rows=[int(i) + 1 for i in dup_rows]
+            f"duplicate ({entity}, {time}) pairs", file=file, column=time, rows=[int(i) for i in dup_rows]
         )
     df = df.iloc[order]
     ent_c, tim_c, a, tv = ent_c[order], tim_c[order], a[order], tvals[order]

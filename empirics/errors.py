@@ -9,8 +9,12 @@ class InputError(ValueError):
     """Bad user input (a data file, a formula, an option).
 
     The message always says what is wrong; where known it names the file, the column and the
-    first offending rows (as 1-based data rows of the file, or entity/time labels). The command
-    line turns it into ``error: ...`` on stderr and exit status 2, and writes no output.
+    first offending rows. Rows are numbered as a spreadsheet user sees the file: the header is
+    row 1, so the first data row is row 2 (row ``skiprows + 2`` when lines above the header are
+    skipped; Parquet and Stata files are numbered as if written out as CSV with a header); see
+    :func:`robocarbon.empirics.data.file_rows`. Where rows have no position in a file, ``rows``
+    holds entity or entity/time labels instead. The command line turns the error into
+    ``error: ...`` on stderr and exit status 2, and writes no output.
     """
 
     def __init__(
@@ -33,7 +37,8 @@ class InputError(ValueError):
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:max_rows])
             more = f" and {len(self.rows) - max_rows} more" if len(self.rows) > max_rows else ""
-            parts.append(f"rows {shown}{more}")
+            word = "row" if len(self.rows) == 1 else "rows"
+            parts.append(f"{word} {shown}{more}")
         where = ("; ".join(parts) + ": ") if parts else ""
         super().__init__(where + message)
         self.message = message

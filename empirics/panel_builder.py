@@ -22,6 +22,7 @@ from . import bartik as _bartik
 from . import ceads as _ceads
 from . import downscale as _downscale
 from . import variables as _variables
+from .data import file_rows as _file_rows
 from .errors import InputError
 
 __all__ = ["build_panel", "BuiltPanel", "read_inputs", "template_dir", "write_templates",
@@ -51,15 +52,27 @@ def template_dir() -> Path:
     return Path(str(resources.files("robocarbon.empirics") / "templates"))
 
 
-def write_templates(outdir) -> list[Path]:
-    """Copy the CSV templates (the crosswalk as ``crosswalk.csv``) into ``outdir``."""
+def template_targets(outdir) -> list[tuple[Path, Path]]:
+    """(source, target) of each CSV template :func:`write_templates` writes into ``outdir``."""
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    return [(f, out / ("crosswalk.csv" if f.name.startswith("crosswalk") else f.name))
+            for f in sorted(template_dir().glob("*.csv"))]
+
+
+def write_templates(outdir) -> list[Path]:
+    """Copy the CSV templates (the crosswalk as ``crosswalk.csv``) into ``outdir``, under the
+    output policy: a user's file of the same name (e.g. their own ``robots.csv``) is never
+    replaced unless ``--force``; every target is checked before the first is written."""
+    from .outputs import atomic_path, check_file
+
+    pairs = template_targets(outdir)
+    for _, target in pairs:
+        check_file(target)
     written = []
-    for f in sorted(template_dir().glob("*.csv")):
-        name = "crosswalk.csv" if f.name.startswith("crosswalk") else f.name
-        (out / name).write_bytes(f.read_bytes())
-        written.append(out / name)
+    for src, target in pairs:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(src.read_bytes())
+        written.append(target)
     return written
 
 
@@ -68,46 +81,82 @@ def _code(s: pd.Series) -> pd.Series:
     return s.where(~s.str.fullmatch(r"\d"), "0" + s)  # "6" -> "06" (GB/T two-digit codes)
 
 
-def _read_csv(path: Path, cols) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={c: str for c in _CODE_COLS})
-    except Exception as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=str(path)) from exc
-    df.columns = [str(c).strip() for c in df.columns]
+#: numeric columns of the input files (beyond the required ones): text in them is an error
+NUMERIC_COLUMNS = {
+    "robots.csv": ("robots",),
+    "crosswalk.csv": ("weight",),
+    "employment.csv": ("employment",),
+    "national_employment.csv": ("employment",),
+    "lights_province.csv": ("light",),
+    "lights_city.csv": ("light",),
+    "yearbook.csv": tuple(_variables.YEARBOOK_COLUMNS),
+    "province_co2.csv": ("industrial_co2",),
+    "cities.csv": ("employment_total", "pilot_year"),
+}
+
+
+def _read_csv(path: Path, cols, *, name: str | None = None, reader: dict | None = None) -> pd.DataFrame:
+    """One input file through the shared reader (:func:`robocarbon.empirics.data.read_table`),
+    checked: required columns, codes as text, ids without missing values, whole years, numbers
+    (no text such as ``iva = 'lots'``, no infinities) in the numeric columns."""
+    from . import data as _data
+
+    df = _data.read_table(path, dtype={c: str for c in _CODE_COLS}, **_data.reader_kwargs(reader))
+    f = str(path)
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}; has {list(df.columns)}", file=str(path),
+        raise InputError(f"missing column(s) {missing}; has {list(df.columns)}", file=f,
                          column=missing[0])
     for c in _CODE_COLS:
         if c in df.columns:
             df[c] = _code(df[c])
     for c in ("city", "province"):
         if c in df.columns:
+            if c in cols:
+                miss = df[c].isna().to_numpy()
+                if miss.any():
+                    raise InputError(f"missing {c} name", file=f, column=c,
+                                     rows=_data.file_rows(df, miss))
             df[c] = df[c].astype("string").str.strip()
+    for c in ("ifr_code",):
+        if c in cols and df[c].isna().any():
+            raise InputError("missing IFR industry code", file=f, column=c,
+                             rows=_data.file_rows(df, df[c].isna().to_numpy()))
     if "year" in df.columns:
-        y = pd.to_numeric(df["year"], errors="coerce")
-        if y.isna().any():
-            raise InputError("non-numeric year", file=str(path), column="year",
-                             rows=(np.flatnonzero(y.isna().to_numpy()) + 2).tolist())
+        y = _data.numeric_column(df, "year", file=f)
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise InputError("the year must be a whole number", file=f, column="year",
+                             rows=_data.file_rows(df, bad))
         df["year"] = y.astype(int)
-    df.attrs["file"] = str(path)
+    for c in NUMERIC_COLUMNS.get(name or Path(path).name, ()):
+        if c in df.columns:
+            if c == "pilot_year":
+                _data.check_integer_periods(df, c, file=f, what="pilot year")
+            else:
+                _data.numeric_column(df, c, file=f)
+    df.attrs["file"] = f
     return df
 
 
-def read_inputs(inputs) -> dict[str, pd.DataFrame]:
+def read_inputs(inputs, *, reader: dict | None = None) -> dict[str, pd.DataFrame]:
     """Read the raw-input folder. Missing required files raise :class:`InputError`; the
     crosswalk defaults to the shipped template; provincial CO2 comes from ``province_co2.csv`` or,
-    failing that, from CEADs workbooks in ``ceads/`` (or ``ceads/provinces/``)."""
+    failing that, from CEADs workbooks in ``ceads/`` (or ``ceads/provinces/``). ``reader``: the
+    options of :func:`robocarbon.empirics.data.read_table` (``sep``, ``encoding``, ``skiprows``)
+    for the user's CSV files (not the shipped crosswalk)."""
     d = Path(inputs)
+    if d.is_file():
+        raise InputError("is a file; --inputs names the folder of raw-input CSV files", file=str(d))
     if not d.is_dir():
         raise InputError("inputs folder not found", file=str(d))
     out: dict[str, pd.DataFrame] = {}
     for name, (required, cols) in INPUT_FILES.items():
         p = d / name
         if p.exists():
-            out[name] = _read_csv(p, cols)
+            out[name] = _read_csv(p, cols, name=name, reader=reader)
         elif name == "crosswalk.csv":
-            out[name] = _read_csv(template_dir() / "crosswalk_ifr_gbt2002.csv", cols)
+            out[name] = _read_csv(template_dir() / "crosswalk_ifr_gbt2002.csv", cols, name=name)
             out[name].attrs["file"] = "shipped crosswalk_ifr_gbt2002.csv"
         elif required:
             raise InputError(f"required input {name} is missing (templates: robocarbon "
@@ -156,10 +205,10 @@ def _robots_by_gbt(robots: pd.DataFrame, cw: pd.DataFrame, nat_emp: pd.Series,
     r = pd.to_numeric(robots["robots"], errors="coerce")
     if r.isna().any():
         raise InputError("missing or non-numeric robot counts", file=f, column="robots",
-                         rows=(np.flatnonzero(r.isna().to_numpy()) + 2).tolist())
+                         rows=_file_rows(robots, r.isna().to_numpy()))
     if (r < 0).any():
         raise InputError("negative robot counts", file=f, column="robots",
-                         rows=(np.flatnonzero((r < 0).to_numpy()) + 2).tolist())
+                         rows=_file_rows(robots, (r < 0).to_numpy()))
     robots = robots.assign(robots=r.astype(float))
     known = set(cw["ifr_code"].dropna())
     missing = sorted(set(robots["ifr_code"]) - known)
@@ -248,6 +297,7 @@ def build_panel(
     per_workers: float = 1e4,
     usd_cny: float | None = None,
     unspecified: str = "distribute",
+    reader: dict | None = None,
 ) -> BuiltPanel:
     """Build the analysis panel from a raw-input folder (or a dict of DataFrames).
 
@@ -273,6 +323,9 @@ def build_panel(
     unspecified
         IFR "99 unspecified" robots: ``"distribute"`` over the mapped industries pro rata, or
         ``"drop"``.
+    reader
+        Options of the shared reader for the input CSV files (``sep``, ``encoding``,
+        ``skiprows``), see :func:`robocarbon.empirics.data.read_table`.
 
     Returns
     -------
@@ -287,7 +340,7 @@ def build_panel(
               \\frac{Robot_{jt}}{labor_{j,b}/\\text{per\\_workers}},\\qquad
               lnindco_{it} = \\ln\\frac{10^6\\,CO_{it}\\,[\\text{Mt}]}{IVA_{it}\\,[10^4\\text{ yuan}]}
     """
-    frames = read_inputs(inputs) if not isinstance(inputs, dict) else inputs
+    frames = read_inputs(inputs, reader=reader) if not isinstance(inputs, dict) else inputs
     diag: dict[str, Any] = {"base_year": base_year}
     drops: list[dict] = []
     city_prov = _check_city_province(frames)
@@ -298,10 +351,10 @@ def build_panel(
     e = pd.to_numeric(emp["employment"], errors="coerce")
     if e.isna().any():
         raise InputError("missing or non-numeric employment", file=fe_, column="employment",
-                         rows=(np.flatnonzero(e.isna().to_numpy()) + 2).tolist())
+                         rows=_file_rows(emp, e.isna().to_numpy()))
     if (e < 0).any():
         raise InputError("negative employment counts", file=fe_, column="employment",
-                         rows=(np.flatnonzero((e < 0).to_numpy()) + 2).tolist())
+                         rows=_file_rows(emp, (e < 0).to_numpy()))
     emp = emp.assign(employment=e.astype(float))
     if base_year not in set(emp["year"]):
         raise InputError(f"base year {base_year} not in the employment file (years: "

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import data as _data
 from .errors import InputError
 from .linalg import factorize, qr_lstsq
 from .result import Result
@@ -216,9 +217,16 @@ def shiftshare_arrays(
     if W.ndim != 2 or W.shape[0] != n or x.shape[0] != n:
         raise InputError(f"shapes do not conform: y {y.shape}, x {x.shape}, shares {W.shape}")
     w = None if weights is None else np.asarray(weights, float)
-    if w is not None and (w < 0).any():
-        raise InputError("weights must be non-negative", column="weights",
-                         rows=(np.flatnonzero(w < 0) + 1).tolist())
+    if w is not None and not (np.isfinite(w) & (w > 0)).all():
+        raise InputError("weights must be positive, finite numbers", column="weights",
+                         rows=_data.file_rows(None, ~(np.isfinite(w) & (w > 0))))
+    for name, v in (("y", y), ("x", x), ("instrument", instrument)):
+        if v is not None and not np.isfinite(np.asarray(v, float)).all():
+            raise InputError("missing or non-finite values", column=name,
+                             rows=_data.file_rows(None, ~np.isfinite(np.asarray(v, float))))
+    if not np.isfinite(W).all():
+        raise InputError("missing or non-finite shares", column="shares",
+                         rows=_data.file_rows(None, ~np.isfinite(W).all(axis=1)))
     C = None if controls is None else np.asarray(controls, float).reshape(n, -1)
     cnames = list(control_names) if control_names is not None else (
         [f"control{j}" for j in range(C.shape[1])] if C is not None else [])
@@ -459,7 +467,9 @@ def design_matrix(data: pd.DataFrame, controls: Sequence[str], *, intercept: boo
         col = data[name]
         if col.isna().any():
             raise InputError("missing values in a control", file=file, column=name,
-                             rows=(np.flatnonzero(col.isna().to_numpy()) + 1).tolist())
+                             rows=_data.file_rows(data, col.isna().to_numpy()))
+        if not cat and pd.api.types.is_numeric_dtype(col) and col.dtype != bool:
+            _data.numeric_column(data, name, file=file)  # raises on inf / overflow
         if col.dtype == bool:
             cols.append(col.to_numpy(float))
             names.append(f"{name}[True]")
@@ -515,22 +525,28 @@ def shares_matrix(
         bad = np.isnan(idx)
         if bad.any():
             raise InputError("shares rows with no matching data row", file=file, column=keys[0],
-                             rows=(np.flatnonzero(bad) + 1).tolist())
+                             rows=_data.file_rows(s, bad))
         r = idx.astype(np.int64)
     else:
         if row not in s.columns:
             raise InputError(f"shares table lacks the row column {row!r} (or give keys)",
                              file=file, column=row)
-        r = s[row].to_numpy()
-        if not np.issubdtype(r.dtype, np.integer) or r.min() < 1 or r.max() > n:
-            raise InputError(f"{row!r} must be 1-based data row numbers in 1..{n}", file=file,
-                             column=row)
-        r = r.astype(np.int64) - 1
-    v = pd.to_numeric(s[share], errors="coerce").to_numpy(float)
+        rv = _data.numeric_column(s, row, file=file)
+        bad = ~np.isfinite(rv) | (rv != np.round(rv)) | (rv < 1) | (rv > n)
+        if bad.any():
+            raise InputError(f"{row!r} must be the data table's record numbers 1..{n} (record 1 "
+                             "is the first data row)", file=file, column=row,
+                             rows=_data.file_rows(s, bad))
+        r = rv.astype(np.int64) - 1
+    for c in sector:
+        miss = s[c].isna().to_numpy()
+        if miss.any():
+            raise InputError("missing sector label", file=file, column=c, rows=_data.file_rows(s, miss))
+    v = _data.numeric_column(s, share, file=file)
     bad = ~np.isfinite(v) | (v < 0) | (v > 1)
     if bad.any():
         raise InputError("shares must be numbers in [0, 1]", file=file, column=share,
-                         rows=(np.flatnonzero(bad) + 1).tolist())
+                         rows=_data.file_rows(s, bad))
     grp = s.groupby(sector, sort=True)
     codes = grp.ngroup().to_numpy()
     if len(sector) == 1:
@@ -539,13 +555,19 @@ def shares_matrix(
         labels = [tuple(k) for k in grp.size().index]
     flat = r * len(labels) + codes
     if np.unique(flat).size != flat.size:
-        raise InputError("duplicate (row, sector) entries in the shares table", file=file, column=share)
+        vals, counts = np.unique(flat, return_counts=True)
+        dup = np.isin(flat, vals[counts > 1])
+        raise InputError("duplicate (row, sector) entries in the shares table", file=file,
+                         column=share, rows=_data.file_rows(s, dup))
     W = np.zeros((n, len(labels)))
     W[r, codes] = v
     tot = W.sum(axis=1)
     if (tot > 1 + 1e-6).any():
-        raise InputError("shares of a row sum to more than one", file=file, column=share,
-                         rows=(np.flatnonzero(tot > 1 + 1e-6) + 1).tolist())
+        over = tot > 1 + 1e-6
+        dfile = _data.source_of(data) if data is not None else None
+        shown = ", ".join(map(str, _data.file_rows(data, over)[:5]))
+        raise InputError(f"the shares of a region sum to more than one (data rows {shown}"
+                         + (f" of {dfile}" if dfile else "") + ")", file=file, column=share)
     return W, labels
 
 
@@ -612,12 +634,22 @@ def shiftshare(
     """
     if cov_type not in METHODS:
         raise InputError(f"cov_type must be one of {METHODS}, got {cov_type!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise InputError("data must be a pandas DataFrame (read files with empirics.data.read_table)")
+    dfile = _data.source_of(data)
+    if file is None and isinstance(shares, pd.DataFrame):
+        file = _data.source_of(shares)
     need = [y, x] + ([instrument] if instrument else []) + ([weights] if weights else []) + (
         [cluster] if cluster else [])
-    for c in need:
-        if c not in data.columns:
-            raise InputError(f"column {c!r} not found; columns: {list(data.columns)[:20]}",
-                             file=file, column=c)
+    _data.check_columns(data, need, file=dfile)
+    numeric = [y, x] + ([instrument] if instrument else []) + ([weights] if weights else [])
+    _data.check_numeric_columns(data, numeric, file=dfile)
+    if weights:
+        wv_all = _data.numeric_column(data, weights, file=dfile)
+        bad = np.isfinite(wv_all) & (wv_all <= 0)
+        if bad.any():
+            raise InputError("weights must be positive (a zero or negative weight drops or flips a "
+                             "region)", file=dfile, column=weights, rows=_data.file_rows(data, bad))
     n_all = len(data)
     if isinstance(shares, pd.DataFrame):
         sector_t = [sector] if isinstance(sector, str) else list(sector)
@@ -627,7 +659,7 @@ def shiftshare(
         if sector_cluster is not None:
             if sector_cluster not in shares.columns:
                 raise InputError(f"sector cluster column {sector_cluster!r} not in the shares table",
-                                 column=sector_cluster)
+                                 file=file, column=sector_cluster)
             m = shares.groupby(sector_t if len(sector_t) > 1 else sector_t[0])[sector_cluster].first()
             sc = m.reindex(labels if len(sector_t) > 1 else labels).to_numpy()
         industry = [lab[0] if isinstance(lab, tuple) else lab for lab in labels]
@@ -650,11 +682,23 @@ def shiftshare(
     dropped = []
     if miss.any():
         dropped.append({"reason": "missing value in " + ", ".join(used), "rows": int(miss.sum()),
-                        "first_rows": (np.flatnonzero(miss)[:5] + 1).tolist()})
+                        "first_rows": _data.file_rows(data, miss)[:5]})
     keep = ~miss
+    if not keep.any():
+        raise InputError("no complete rows: every row misses a value in " + ", ".join(used),
+                         file=dfile)
     d = data.loc[keep]
     Wk = W[keep]
-    Cm, cnames = design_matrix(d, controls, file=file)
+    if cluster:
+        G = d[cluster].nunique()
+        if G < 2:
+            raise InputError(f"region-clustered standard errors need at least two clusters; "
+                             f"{cluster!r} has {G} among the rows used", file=dfile, column=cluster)
+    nzc_ = np.abs(Wk).sum(axis=0) > 0
+    if not nzc_.any():
+        raise InputError("every share is zero among the rows used: no exposure to any sector",
+                         file=file, column=share)
+    Cm, cnames = design_matrix(d, controls, file=dfile)
     wv = d[weights].to_numpy(float) if weights else None
     rc = d[cluster].to_numpy() if cluster else None
     yv, xv = d[y].to_numpy(float), d[x].to_numpy(float)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .data import file_rows as _file_rows
 from .errors import InputError
 
 __all__ = ["minmax", "hmatch", "controls", "YEARBOOK_COLUMNS", "CONTROL_DEFINITIONS"]
@@ -139,7 +140,7 @@ def controls(yearbook: pd.DataFrame, *, usd_cny: float | pd.Series | None = None
             v = pd.to_numeric(yb[c], errors="coerce")
             if (v < 0).any():
                 raise InputError("negative values", file=file, column=c,
-                                 rows=(np.flatnonzero((v < 0).to_numpy()) + 1).tolist())
+                                 rows=_file_rows(yb, (v < 0).to_numpy()))
     out = yb[[c for c in keep if c in yb.columns]].copy()
     invalid: dict[str, int] = {}
 
