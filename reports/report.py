@@ -10,17 +10,20 @@ column absent from the user's panel, a dependency not importable); ``section_<id
 -> Section`` turns the computed inputs into blocks of prose, tables, figures and equations.
 Prose numbers are always inserted from those inputs, never typed in. The verdicts at the end
 are assembled from the values the other sections computed.
+
+The report holds no model specification: every paper table is computed by its function in
+:mod:`robocarbon.empirics.paper` (the one a Python user calls), the Monte Carlo scenarios come from
+:mod:`robocarbon.simulate.scenarios`, and the verdict rules from
+:mod:`robocarbon.empirics.paper.verdicts`; the sections here only render what those return.
 """
 
 from __future__ import annotations
 
 import html as _html
-import math
 import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robocarbon.empirics import paper as P
+from robocarbon.empirics.paper import CONTROLS, REQUIRED  # noqa: F401 - re-exported for the CLI
+from robocarbon.empirics.paper import verdicts as V
 from robocarbon.empirics.provenance import (
     provenance,
     write_json_atomic,
@@ -43,17 +49,14 @@ from . import figures as F
 from . import tables as T
 from .mathml import to_latex, to_mathml
 
-CONTROLS = ("edu", "urban", "lnpop", "lnpgdp", "energ", "fin", "open")
-REQUIRED = ("city", "year", "lnindco", "robot")
-TABLE1_VARS = ("lnindco", "robot") + CONTROLS
-
 # names of the independent random streams (SeedSequence.spawn), by purpose; appending a new
 # purpose at the end never changes the earlier streams
 STREAMS = ("design", "montecarlo", "permutation", "threshold_bootstrap", "did_bootstrap", "spare")
 
 
-class SectionUnavailable(Exception):
-    """A section cannot be computed; the message is the reason shown in the report."""
+# A section cannot be computed; the message is the reason shown in the report. The same class
+# as the paper tables' (a table whose columns the panel lacks is a skipped section).
+SectionUnavailable = P.Unavailable
 
 
 # ---------------------------------------------------------------------------- building blocks
@@ -130,16 +133,15 @@ class Context:
         return all(c in self.panel.columns for c in cols)
 
     def require(self, *cols: str, why: str = "") -> None:
-        missing = [c for c in cols if c not in self.panel.columns]
-        if missing:
-            raise SectionUnavailable(
-                f"the panel has no column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
-                + (f" ({why})" if why else "")
-            )
+        P.require(self.panel, *cols, why=why)
 
     @property
     def controls(self) -> list[str]:
-        return [c for c in CONTROLS if c in self.panel.columns]
+        return P.controls_of(self.panel)
+
+    def seed_from(self, name: str) -> int:
+        """One integer seed from the stream ``name`` (for an estimator that takes an int)."""
+        return int(self.stream(name).integers(0, 2**31 - 1))
 
 
 def num(x: Any, digits: int = 3) -> str:
@@ -151,16 +153,6 @@ def pval(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _import(modname: str, what: str):
-    """Import a peer module, or make the section unavailable with the reason."""
-    import importlib
-
-    try:
-        return importlib.import_module(modname)
-    except ImportError as exc:
-        raise SectionUnavailable(f"{what} is not available ({modname}: {exc})") from exc
 
 
 # ============================================================================ sections
@@ -214,16 +206,10 @@ def section_data(d: Mapping[str, Any], ctx: Context) -> Section:
 
 # ---------------------------------------------------------------------------- theory
 def compute_theory(ctx: Context) -> dict[str, Any]:
-    ledger = _import("robocarbon.theory.ledger", "the theory ledger")
-    claims = _import("robocarbon.theory.claims", "the theory claims")
-    out = {"ledger": ledger.build_ledger(), "exprs": ledger.equation_exprs(),
-           "claims": claims.check_claims(), "derivation_md": None}
-    try:
-        render = __import__("robocarbon.theory.render", fromlist=["derivation_markdown"])
-        out["derivation_md"] = render.derivation_markdown()
-    except ImportError:
-        out["derivation_md"] = None
-    return out
+    from robocarbon.theory import claims, ledger, render
+
+    return {"ledger": ledger.build_ledger(), "exprs": ledger.equation_exprs(),
+            "claims": claims.check_claims(), "derivation_md": render.derivation_markdown()}
 
 
 def _demote_headings(md: str, by: int = 2) -> str:
@@ -305,100 +291,58 @@ def section_theory(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- table 1
-def compute_table1(ctx: Context) -> dict[str, Any]:
-    p = ctx.panel
-    rows = []
-    for v in TABLE1_VARS:
-        if v not in p.columns:
-            continue
-        x = pd.to_numeric(p[v], errors="coerce").dropna()
-        rows.append({"variable": v, "n": int(x.size), "mean": float(x.mean()), "sd": float(x.std(ddof=1)),
-                     "max": float(x.max()), "min": float(x.min())})
-    missing = [v for v in TABLE1_VARS if v not in p.columns]
-    return {"rows": rows, "missing": missing}
+def compute_table1(ctx: Context) -> P.PaperTable:
+    return P.table1(ctx.panel)
 
 
-def section_table1(d: Mapping[str, Any], ctx: Context) -> Section:
+def section_table1(t: P.PaperTable, ctx: Context) -> Section:
     s = Section("table1", "Table 1: descriptive statistics")
+    d = t.data
     frame = pd.DataFrame(d["rows"], columns=["variable", "n", "mean", "sd", "max", "min"])
     s.table(T.frame_table("table1", "Table 1. Descriptive statistics (this panel)", frame,
                           notes=["sd: sample standard deviation (n - 1)."]))
     if d["missing"]:
         s.p("Not in this panel, so not described: " + ", ".join(d["missing"]) + ".")
-    pub = ctx.published["table1"]
-    rows = []
-    for r in d["rows"]:
-        if r["variable"] in pub:
-            for stat in ("mean", "sd", "max", "min"):
-                rows.append({"quantity": f"{r['variable']} {stat}", "published": pub[r["variable"]][stat],
-                             "ours": r[stat]})
-    s.table(T.beside_wide_table("table1_beside", "Table 1: the paper beside ours",
-                                [{"item": q["quantity"].rsplit(" ", 1)[0], "stat": q["quantity"].rsplit(" ", 1)[1],
-                                  "published": q["published"], "ours": q["ours"]} for q in rows],
+    wide = P.table1_beside(t)
+    s.table(T.beside_wide_table("table1_beside", "Table 1: the paper beside ours", wide,
                                 stats=("mean", "sd", "max", "min")))
     s.values["table1"] = {r["variable"]: r for r in d["rows"]}
-    s.values["beside"] = rows
+    s.values["beside"] = [{"quantity": f"{r['item']} {r['stat']}", "published": r["published"], "ours": r["ours"]}
+                          for r in wide]
     return s
 
 
 # ---------------------------------------------------------------------------- table 2
-def _robot_term(res: Any, base: str = "robot") -> str:
-    for t in res.terms:
-        if t == base or t.replace(" ", "").startswith(f"l({base},"):
-            return t
-    raise KeyError(f"no {base} term in {res.terms}")
+_coef = P.coef
 
 
-def _coef(res: Any, term: str) -> dict[str, float]:
-    t = res.tidy().set_index("term").loc[term]
-    return {k: float(t[k]) for k in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")}
+def compute_table2(ctx: Context) -> P.PaperTable:
+    return P.table2(ctx.panel)
 
 
-def fe_formula(y: str, x: Sequence[str], controls: Sequence[str], fe: str = "city + year") -> str:
-    rhs = " + ".join(list(x) + list(controls))
-    return f"{y} ~ {rhs} | {fe}"
-
-
-def compute_table2(ctx: Context) -> dict[str, Any]:
-    fe = _import("robocarbon.empirics.fe", "the fixed-effects estimator")
-    controls = ctx.controls
-    models = []
-    specs = [("(1)", 0, False), ("(2)", 0, True)] + [(f"({k + 2})", k, True) for k in range(1, 6)]
-    for label, lag, with_controls in specs:
-        x = "robot" if lag == 0 else f"l(robot, {lag})"
-        formula = fe_formula("lnindco", [x], controls if with_controls else [])
-        res = fe.fit(formula, ctx.panel, entity="city", time="year", cluster="city", on_gap="missing")
-        models.append({"label": label, "lag": lag, "controls": with_controls, "result": res,
-                       "term": _robot_term(res)})
-    return {"models": models, "controls": controls}
-
-
-def section_table2(d: Mapping[str, Any], ctx: Context) -> Section:
+def section_table2(t: P.PaperTable, ctx: Context) -> Section:
     s = Section("table2", "Table 2: baseline two-way fixed effects and lags 1-5")
-    models = d["models"]
+    models = t.models
     # one display row for the robot regressor whatever its lag
-    pairs = []
-    for m in models:
-        pairs.append((m["label"], _renamed(m["result"], {m["term"]: "robot (lag k)"})))
+    pairs = [(m.label, _renamed(m.result, {m.term: "robot (lag k)"})) for m in models]
     cons = []
     for m in models:
-        ic = m["result"].diagnostics.get("intercept")
+        ic = m.result.diagnostics.get("intercept")
         cons.append(f"{num(ic['estimate'])} ({num(ic['std_error'])})" if ic else "")
     tab = T.regression_table(
-        "table2", "Table 2. Robot penetration and ln industrial carbon intensity (city and year FE)",
-        pairs, terms=["robot (lag k)"],
-        rows_extra={"Lag k": [m["lag"] for m in models],
-                    "Controls": ["yes" if m["controls"] else "no" for m in models],
+        "table2", t.title, pairs, terms=["robot (lag k)"],
+        rows_extra={"Lag k": [m.info["lag"] for m in models],
+                    "Controls": ["yes" if m.info["controls"] else "no" for m in models],
                     "Constant (Stata style)": cons},
         notes=["City-clustered standard errors (CR1, fixest/reghdfe small-sample convention). "
-               f"Controls: {', '.join(d['controls']) or 'none in this panel'}."],
+               f"Controls: {', '.join(t.data['controls']) or 'none in this panel'}."],
     )
     s.table(tab)
-    pub = ctx.published["table2"]
-    coefs = [_coef(m["result"], m["term"]) for m in models]
+    pub = t.published
+    coefs = [m.coef() for m in models]
     fig = F.coefficient_plot(
         "table2_lags", "Effect of robot penetration at lags 0-5 (columns 2-7), ours beside the paper",
-        [f"lag {m['lag']}" for m in models[1:]], [c["estimate"] for c in coefs[1:]],
+        [f"lag {m.info['lag']}" for m in models[1:]], [c["estimate"] for c in coefs[1:]],
         [c["conf_low"] for c in coefs[1:]], [c["conf_high"] for c in coefs[1:]],
         published=[r["coef"] for r in pub[1:]], published_se=[r["se"] for r in pub[1:]],
         ylabel="coefficient on robot",
@@ -412,31 +356,19 @@ def section_table2(d: Mapping[str, Any], ctx: Context) -> Section:
         f"({pub[0]['se']}) and {pub[1]['coef']} ({pub[1]['se']})."
     )
     lagged = coefs[2:]
-    grows = all(abs(lagged[i + 1]["estimate"]) >= abs(lagged[i]["estimate"]) for i in range(len(lagged) - 1))
+    grows = V.lag_growth([c["estimate"] for c in lagged]).grows
     s.p(
         "At lags 1 to 5 the coefficients are "
         + ", ".join(num(c["estimate"], 4) for c in lagged)
         + f"; their magnitude {'grows' if grows else 'does not grow'} monotonically with the lag "
         f"(the paper prints {', '.join(str(r['coef']) for r in pub[2:])}, growing). Each lag drops "
-        f"the first k years, so the samples differ ({', '.join(num(m['result'].nobs) for m in models[2:])} "
+        f"the first k years, so the samples differ ({', '.join(num(m.result.nobs) for m in models[2:])} "
         "observations) and the comparison across columns mixes the lag with the sample."
     )
-    beside = []
-    for m, c, r in zip(models, coefs, pub):
-        lab = f"col {m['label']} (lag {m['lag']}{', controls' if m['controls'] else ''})"
-        ic = m["result"].diagnostics.get("intercept") or {}
-        beside += [
-            {"quantity": f"{lab}: coefficient", "published": r["coef"], "ours": c["estimate"], "kind": "coef"},
-            {"quantity": f"{lab}: SE", "published": r["se"], "ours": c["std_error"]},
-            {"quantity": f"{lab}: stars", "published": r["stars"], "ours": float(T.stars_count(c["p_value"])),
-             "kind": "stars"},
-            {"quantity": f"{lab}: constant", "published": r["constant"], "ours": ic.get("estimate")},
-            {"quantity": f"{lab}: N", "published": r["nobs"], "ours": float(m["result"].nobs)},
-            {"quantity": f"{lab}: R² (with FE)", "published": r["r2"], "ours": m["result"].r2_with_fe},
-        ]
+    beside = P.table2_beside(t)
     s.table(T.beside_table("table2_beside", "Table 2: the paper beside ours", beside, digits=4))
-    s.values.update(coefs={m["label"]: c for m, c in zip(models, coefs)}, beside=beside,
-                    lags_grow=grows, nobs=[m["result"].nobs for m in models])
+    s.values.update(coefs={m.label: c for m, c in zip(models, coefs)}, beside=beside,
+                    lags_grow=grows, nobs=[m.result.nobs for m in models])
     return s
 
 
@@ -449,21 +381,8 @@ def _renamed(res: Any, mapping: Mapping[str, str]) -> Any:
 
 # ---------------------------------------------------------------------------- DID
 def compute_did(ctx: Context) -> dict[str, Any]:
-    ctx.require("adopt_year", why="the pilot-zone adoption year; never-treated cities 0 or missing")
-    did = _import("robocarbon.empirics.did", "the DID estimators")
-    bacon = _import("robocarbon.empirics.bacon", "the Goodman-Bacon decomposition")
-    cs = _import("robocarbon.empirics.did_cs", "the Callaway-Sant'Anna estimator")
-    sa = _import("robocarbon.empirics.did_sa", "the Sun-Abraham estimator")
-    p = ctx.panel
-    kw = dict(y="lnindco", entity="city", time="year", adopt="adopt_year")
-    out: dict[str, Any] = {}
-    out["twfe"] = did.twfe_did(p, **kw)
-    out["twfe_controls"] = did.twfe_did(p, **kw, controls=ctx.controls) if ctx.controls else None
-    out["event"] = did.event_study(p, **kw, leads=5, lags=6, ref=-1, bin_endpoints=True)
-    out["bacon"] = bacon.bacon_decomposition(p, **kw)
-    out["cs"] = cs.callaway_santanna(p, **kw, control_group="never", bootstrap=True, n_boot=ctx.bootstrap,
-                                     seed=int(ctx.stream("did_bootstrap").integers(0, 2**31 - 1)))
-    out["sa"] = sa.sun_abraham(p, **kw, ref=-1)
+    table = P.did(ctx.panel, bootstrap=ctx.bootstrap, seed=ctx.seed_from("did_bootstrap"))
+    out: dict[str, Any] = {"twfe_controls": None, **table.named_results()}
     out["truth"] = {k: v for k, v in (ctx.truth or {}).items() if k == "did" or k.startswith("did_e")}
     return out
 
@@ -561,51 +480,10 @@ def section_did(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- robustness
-MUNICIPALITIES = ("beijing", "tianjin", "shanghai", "chongqing")
-
-
 def compute_robustness(ctx: Context) -> dict[str, Any]:
-    fe = _import("robocarbon.empirics.fe", "the fixed-effects estimator")
-    p = ctx.panel
-    ctrl = ctx.controls
-    checks: list[dict[str, Any]] = []
-    notdone: list[str] = []
-
-    def run(label: str, formula: str, data: pd.DataFrame, term: str = "robot") -> None:
-        res = fe.fit(formula, data, entity="city", time="year", cluster="city")
-        checks.append({"label": label, "result": res, "term": term})
-
-    run("baseline (Table 2 col 2)", fe_formula("lnindco", ["robot"], ctrl), p)
-    if ctx.has("lnco"):
-        run("outcome ln total industrial CO2 (lnco)", fe_formula("lnco", ["robot"], ctrl), p)
-    else:
-        notdone.append("outcome lnco: no column lnco in the panel")
-    if ctx.has("lnindco1"):
-        run("alternative intensity (lnindco1)", fe_formula("lnindco1", ["robot"], ctrl), p)
-    else:
-        notdone.append("alternative intensity lnindco1: no column lnindco1 in the panel")
-    if ctx.has("robot_alt"):
-        run("alternative robot measure (robot_alt)", fe_formula("lnindco", ["robot_alt"], ctrl), p, "robot_alt")
-    else:
-        notdone.append("alternative robot measure: no column robot_alt in the panel")
-    muni = None
-    if ctx.has("municipality"):
-        muni = p["municipality"].astype(bool)
-    elif ctx.has("city_name"):
-        muni = p["city_name"].astype(str).str.lower().str.strip().isin(MUNICIPALITIES)
-    elif not pd.api.types.is_numeric_dtype(p["city"]):  # cities named, as from build-panel
-        muni = p["city"].astype(str).str.lower().str.strip().isin(MUNICIPALITIES)
-    if muni is not None and muni.any():
-        run("without the four municipalities", fe_formula("lnindco", ["robot"], ctrl), p.loc[~muni])
-    else:
-        notdone.append("dropping the four municipalities: no municipality or city_name column identifying them")
-    policy = [c for c in ("D", "lowcarbon_pilot") if c in p.columns]
-    if policy:
-        run("controlling for pilot policies (" + ", ".join(policy) + ")",
-            fe_formula("lnindco", ["robot"], list(ctrl) + policy), p)
-    else:
-        notdone.append("policy controls: no column D or lowcarbon_pilot")
-    return {"checks": checks, "notdone": notdone, "truth": (ctx.truth or {}).get("robot"),
+    table = P.robustness(ctx.panel)
+    checks = [{"label": m.label, "result": m.result, "term": m.term} for m in table.models]
+    return {"checks": checks, "notdone": list(table.notdone), "truth": (ctx.truth or {}).get("robot"),
             "truth_lnco": (ctx.truth or {}).get("robot_lnco")}
 
 
@@ -621,11 +499,12 @@ def section_robustness(d: Mapping[str, Any], ctx: Context) -> Section:
     if d["notdone"]:
         s.p("Not run, with the reason:")
         s.items(d["notdone"])
-    if "outcome ln total industrial CO2 (lnco)" in vals and d["truth_lnco"] is not None and d["truth"] is not None:
+    lnco, base = P.specs.ROBUSTNESS_LNCO, P.specs.ROBUSTNESS_BASELINE
+    if lnco in vals and d["truth_lnco"] is not None and d["truth"] is not None:
         tl, ti = float(d["truth_lnco"]), float(d["truth"])
         txt = (f"In this synthetic draw the true effect on ln total CO2 is {num(tl, 4)}, against {num(ti, 4)} "
-               f"on ln intensity (estimated: {num(vals['outcome ln total industrial CO2 (lnco)']['estimate'], 4)} "
-               f"and {num(vals['baseline (Table 2 col 2)']['estimate'], 4)}).")
+               f"on ln intensity (estimated: {num(vals[lnco]['estimate'], 4)} "
+               f"and {num(vals[base]['estimate'], 4)}).")
         if abs(tl) < 0.5 * abs(ti):
             txt += (" Most of the fall in intensity comes from the denominator: robots raise industrial value "
                     "added while emissions barely move, as the model with fixed energy implies.")
@@ -636,37 +515,11 @@ def section_robustness(d: Mapping[str, Any], ctx: Context) -> Section:
 
 # ---------------------------------------------------------------------------- IV
 def compute_iv(ctx: Context) -> dict[str, Any]:
-    fe = _import("robocarbon.empirics.fe", "the IV estimator")
-    ins = _import("robocarbon.empirics.instruments", "the instrument builders")
-    d = ctx.panel.copy()
-    ctrl = ctx.controls
-    specs: list[tuple[str, list[str]]] = []
-    notdone = []
-    if "province" in d.columns:
-        d["_z_loo"] = ins.leave_one_out_mean(d, "robot", group="province", time="year")
-        specs.append(("(a) mean robot of the other cities of the province", ["_z_loo"]))
-    else:
-        notdone.append("(a) leave-one-out province mean: no column province")
-    d["_z_lagdiff"] = ins.lag_times_difference(d, "robot", entity="city", time="year")
-    specs.append(("(b) robot(t-1) x (robot(t) - robot(t-1))", ["_z_lagdiff"]))
-    if "us_robot" in d.columns:
-        specs.append(("(c) US manufacturing robot penetration", ["us_robot"]))
-    else:
-        notdone.append("(c) US manufacturing robot penetration: no column us_robot (an external "
-                       "series by year; the synthetic design has none)")
-    if ctrl:
-        lw = ins.lewbel(d, "robot", ctrl, fixed_effects=["city", "year"], prefix="_lewbel_")
-        d = pd.concat([d, lw], axis=1)
-        specs.append(("(d) Lewbel (2012) heteroskedasticity-based", list(lw.columns)))
-    else:
-        notdone.append("(d) Lewbel instruments: no controls to generate them from")
-    models = []
-    for label, z in specs:
-        formula = f"lnindco ~ {' + '.join(ctrl) if ctrl else '1'} | city + year | robot ~ {' + '.join(z)}"
-        res = fe.fit(formula, d, entity="city", time="year", cluster="city", on_gap="missing")
-        models.append({"label": label, "instruments": z, "result": res})
-    ols = fe.fit(fe_formula("lnindco", ["robot"], ctrl), d, entity="city", time="year", cluster="city")
-    return {"models": models, "notdone": notdone, "ols": ols, "truth": (ctx.truth or {}).get("robot")}
+    table = P.iv(ctx.panel)
+    models = [{"label": m.info["name"], "instruments": m.info["instruments"], "result": m.result}
+              for m in table.models]
+    return {"models": models, "notdone": list(table.notdone), "ols": table.data["ols"],
+            "truth": (ctx.truth or {}).get("robot")}
 
 
 def section_iv(d: Mapping[str, Any], ctx: Context) -> Section:
@@ -702,7 +555,7 @@ def section_iv(d: Mapping[str, Any], ctx: Context) -> Section:
         w = res.diagnostics["weak_iv"]
         c = _coef(res, "robot")
         cv = w["stock_yogo"]["size"].get("0.10")
-        strong = cv is not None and w["kp_rk_wald_f"] > cv
+        strong = V.instrument_strength(w["kp_rk_wald_f"], cv).strong
         vals[m["label"][:3]] = {"robot": c, "kp_rk_lm": w["kp_rk_lm"], "kp_rk_lm_pvalue": w["kp_rk_lm_pvalue"],
                                 "cragg_donald_f": w["cragg_donald_f"], "kp_rk_wald_f": w["kp_rk_wald_f"],
                                 "strong": strong}
@@ -726,63 +579,28 @@ def section_iv(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- heterogeneity
-# (accepted column names, first present is used; label). Aliases follow robocarbon build-panel.
-GROUPINGS = (
-    (("large",), "large vs small/medium cities"),
-    (("resource", "resource_based"), "resource-based vs not"),
-    (("digital", "digital_high"), "high vs low digitisation"),
-    (("east",), "east vs central-west"),
-    (("south",), "south vs north"),
-)
-
-
 def compute_heterogeneity(ctx: Context) -> dict[str, Any]:
-    het = _import("robocarbon.empirics.heterogeneity", "the heterogeneity tests")
-    present = []
-    missing = []
-    for cols, lab in GROUPINGS:
-        col = next((c for c in cols if c in ctx.panel.columns), None)
-        if col is None:
-            missing.append(" or ".join(cols))
-        else:
-            present.append((col, lab))
-    if not present:
-        raise SectionUnavailable("the panel has none of the grouping columns " + ", ".join(missing))
-    formula = fe_formula("lnindco", ["robot"], ctx.controls)
-    rng = ctx.stream("permutation")
-    out = []
-    for col, label in present:
-        r = het.compare_groups(formula, ctx.panel, by=col, term="robot", entity="city", time="year",
-                               cluster="city", permutations=min(ctx.bootstrap, 99),
-                               seed=int(rng.integers(0, 2**31 - 1)))
-        out.append({"col": col, "label": label, "result": r})
+    permutations = min(ctx.bootstrap, P.specs.HETEROGENEITY_MAX_PERMUTATIONS)
+    table = P.heterogeneity(ctx.panel, permutations=permutations, seed=ctx.stream("permutation"))
     truth = {k: v for k, v in (ctx.truth or {}).items() if k.startswith("robot|")}
-    return {"groups": out, "missing": missing, "truth": truth}
+    return {"table": table, "groups": table.data["groups"], "rows": table.data["rows"],
+            "missing": table.data["missing"], "permutations": permutations, "truth": truth}
 
 
 def section_heterogeneity(d: Mapping[str, Any], ctx: Context) -> Section:
     s = Section("heterogeneity", "Heterogeneity across city groups")
-    rows = []
-    for g in d["groups"]:
-        r = g["result"]
-        a, b = r["groups"]
-        sa, sb = r["split"][a], r["split"][b]
-        rows.append({"grouping": g["label"], "group 0": f"{g['col']}={a}", "estimate 0": sa["estimate"],
-                     "SE 0": sa["std_error"], "N 0": sa["nobs"], "group 1": f"{g['col']}={b}",
-                     "estimate 1": sb["estimate"], "SE 1": sb["std_error"], "N 1": sb["nobs"],
-                     "difference": r["difference"], "Chow p": r["chow"]["p_value"],
-                     "SUEST p": r["suest"]["p_value"], "permutation p": r["permutation"]["p_value"]})
+    rows = d["rows"]
     frame = pd.DataFrame(rows)
     s.table(T.frame_table("heterogeneity", "Split-sample robot coefficients and tests of equal coefficients",
                           frame, digits=4,
                           notes=["Chow: fully interacted pooled regression, clustered; SUEST: stacked joint "
                                  "covariance; permutation: group labels reassigned across cities "
-                                 f"({min(ctx.bootstrap, 99)} draws)."]))
+                                 f"({d['permutations']} draws)."]))
     sent = []
     for r in rows:
-        sig0 = abs(r["estimate 0"] / r["SE 0"]) > 1.96 if r["SE 0"] else False
-        sig1 = abs(r["estimate 1"] / r["SE 1"]) > 1.96 if r["SE 1"] else False
-        differ = r["SUEST p"] < 0.05
+        sig0 = V.significance(r["estimate 0"], r["SE 0"]).significant
+        sig1 = V.significance(r["estimate 1"], r["SE 1"]).significant
+        differ = V.equality_test(r["SUEST p"]).rejected
         sent.append(f"{r['grouping']}: {num(r['estimate 0'], 4)} vs {num(r['estimate 1'], 4)} "
                     f"({'significant' if sig0 else 'not significant'} / {'significant' if sig1 else 'not significant'} "
                     f"at 5%); equality {'rejected' if differ else 'not rejected'} (SUEST p {pval(r['SUEST p'])}, "
@@ -790,8 +608,8 @@ def section_heterogeneity(d: Mapping[str, Any], ctx: Context) -> Section:
     s.items(sent)
     if d["missing"]:
         s.p("Not computed (no column): " + ", ".join(d["missing"]) + ".")
-    n_diff = sum(r["SUEST p"] < 0.05 for r in rows)
-    n_onesided = sum((abs(r["estimate 0"] / r["SE 0"]) > 1.96) != (abs(r["estimate 1"] / r["SE 1"]) > 1.96) for r in rows)
+    hv = V.heterogeneity_verdict(rows)
+    n_diff, n_onesided = hv.n_rejected, hv.n_one_sided
     verdict = (f"In {n_onesided} of {len(rows)} splits the effect is significant in one group only, but equality "
                f"of the two coefficients is rejected in {n_diff} of {len(rows)}: significance in one group and "
                "not the other is not evidence of a difference.")
@@ -801,85 +619,25 @@ def section_heterogeneity(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- Table 3
-MECHANISMS = (("gpatent", "green patents (gpatent)"), ("hmatch", "human-machine matching (hmatch)"))
-# paper label, accepted column names (first present is used), key in published.json
-THRESHOLD_VARS = (
-    ("internet penetration", ("internet",), "internet"),
-    ("human capital", ("hum", "human_capital"), "human_capital"),
-    ("sci-tech spending share", ("scitech", "scitech_spending", "sci"), "scitech_spending"),
-)
-
-
-THRESHOLD_TRIM = 0.05
-THRESHOLD_GRID = 300
-
-
-def compute_mechanisms(ctx: Context) -> dict[str, Any]:
-    fe = _import("robocarbon.empirics.fe", "the fixed-effects estimator")
-    mech = _import("robocarbon.empirics.mechanism", "the mechanism model")
-    out = []
-    missing = []
-    for col, label in MECHANISMS:
-        if col not in ctx.panel.columns:
-            missing.append(f"{label}: no column {col} in the panel")
-            continue
-        res = mech.fit_mechanism(ctx.panel, outcome="lnindco", treatment="robot", moderator=col,
-                                 controls=ctx.controls, fixed_effects=["city", "year"], grid=60,
-                                 entity="city", time="year", cluster="city")
-        out.append({"col": col, "label": label, "result": res})
-    if not out:
-        raise SectionUnavailable("; ".join(missing))
-    return {"models": out, "missing": missing}
-
-
-def _inter_term(res: Any, col: str) -> str:
-    for t in res.terms:
-        if set(t.replace(" ", "").split(":")) == {"robot", col}:
-            return t
-    raise KeyError(f"no robot x {col} interaction in {res.terms}")
-
-
-def compute_thresholds(ctx: Context) -> dict[str, Any]:
-    thr = _import("robocarbon.empirics.threshold", "the threshold estimator")
-    out = []
-    missing = []
-    ss = np.random.SeedSequence(int(ctx.stream("threshold_bootstrap").integers(0, 2**31 - 1)))
-    streams = ss.spawn(len(THRESHOLD_VARS))
-    for (label, cols, key), st in zip(THRESHOLD_VARS, streams):
-        col = next((c for c in cols if c in ctx.panel.columns), None)
-        if col is None:
-            missing.append(f"{label}: none of the columns {', '.join(cols)} in the panel")
-            continue
-        res = thr.threshold(ctx.panel, "lnindco", "robot", col, "city", "year", controls=ctx.controls,
-                            time_effects=True, n_thresholds=1, trim=THRESHOLD_TRIM, grid=THRESHOLD_GRID,
-                            bootstrap=ctx.bootstrap,
-                            seed=int(st.generate_state(1)[0]))
-        out.append({"label": label, "col": col, "key": key, "result": res})
-    if not out:
-        raise SectionUnavailable("; ".join(missing))
-    return {"models": out, "missing": missing}
+def _part(t: P.PaperTable | None) -> dict[str, Any] | None:
+    """A Table 3 part as the renderer reads it."""
+    if t is None:
+        return None
+    return {"models": [{"label": m.info.get("name", m.label), "col": m.info.get("col", m.label),
+                        "key": m.info.get("key"), "result": m.result,
+                        "interaction": m.info.get("interaction")} for m in t.models],
+            "missing": list(t.notdone), "table": t}
 
 
 def compute_table3(ctx: Context) -> dict[str, Any]:
-    mech = thr = None
-    reasons = []
-    try:
-        mech = compute_mechanisms(ctx)
-    except SectionUnavailable as exc:
-        reasons.append(f"mechanisms: {exc}")
-    try:
-        thr = compute_thresholds(ctx)
-    except SectionUnavailable as exc:
-        reasons.append(f"thresholds: {exc}")
-    if mech is None and thr is None:
-        raise SectionUnavailable("; ".join(reasons))
+    t3 = P.table3(ctx.panel, bootstrap=ctx.bootstrap, seed=ctx.seed_from("threshold_bootstrap"))
     truth = {k: v for k, v in (ctx.truth or {}).items() if k.startswith("robot_x_")}
-    return {"mech": mech, "thr": thr, "reasons": reasons, "truth": truth}
+    return {"mech": _part(t3.mechanisms), "thr": _part(t3.thresholds), "reasons": list(t3.reasons),
+            "truth": truth}
 
 
 def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
     s = Section("table3", "Table 3: mechanisms and thresholds")
-    pub = {(r.get("M") or r.get("T")): r for r in ctx.published["table3"]}
     beside = []
     vals: dict[str, Any] = {}
     for r in d["reasons"]:
@@ -892,14 +650,14 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
         pairs = []
         for m in models:
             res = m["result"]
-            it = _inter_term(res, m["col"])
+            it = m["interaction"]
             pairs.append((m["col"], _renamed(res, {m["col"]: "M", it: "M × robot"})))
         s.table(T.regression_table("table3_mechanisms", "Table 3 (columns 1-2): mechanism interactions, equation (22)",
                                    pairs, terms=["robot", "M", "M × robot"], r2="r2_with_fe",
                                    notes=["City and year FE, controls, city-clustered SE."]))
         for m in models:
             res = m["result"]
-            it = _inter_term(res, m["col"])
+            it = m["interaction"]
             mv = pd.to_numeric(ctx.panel[m["col"]], errors="coerce").dropna().to_numpy()
             mef = pd.DataFrame([dict(r) for r in res.diagnostics["marginal_effect"]])
             me = {"grid": mef["moderator"].to_numpy(), "effect": mef["effect"].to_numpy(),
@@ -910,25 +668,12 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
             ci = _coef(res, it)
             rb = _coef(res, "robot")
             tr = d["truth"].get(f"robot_x_{m['col']}")
-            share_neg = float(np.mean(me["high"] < 0))
+            share_neg = V.negative_share(me["high"]).share
             s.p(f"{m['label']}: interaction {num(ci['estimate'], 4)} (SE {num(ci['std_error'], 4)}, p {pval(ci['p_value'])}); "
                 f"the marginal effect of robot is significantly negative over {num(100 * share_neg, 0)}% of the "
                 f"range of {m['col']} shown." + ("" if tr is None else f" True interaction in this draw: {num(tr, 4)}."))
             vals[f"mech_{m['col']}"] = {"interaction": ci, "robot": rb, "truth": tr}
-            pr = pub.get(m["col"])
-            if pr:
-                mcoef = _coef(res, m["col"])
-                beside += [
-                    {"quantity": f"M={m['col']}: robot", "published": pr["robot"][0], "ours": rb["estimate"], "kind": "coef"},
-                    {"quantity": f"M={m['col']}: robot SE", "published": pr["robot"][1], "ours": rb["std_error"]},
-                    {"quantity": f"M={m['col']}: M", "published": pr["M_main"][0], "ours": mcoef["estimate"], "kind": "coef"},
-                    {"quantity": f"M={m['col']}: M x robot", "published": pr["M_x_robot"][0], "ours": ci["estimate"],
-                     "kind": "coef"},
-                    {"quantity": f"M={m['col']}: M x robot SE", "published": pr["M_x_robot"][1], "ours": ci["std_error"]},
-                    {"quantity": f"M={m['col']}: M x robot stars", "published": int(pr["M_x_robot"][2]),
-                     "ours": float(T.stars_count(ci["p_value"])), "kind": "stars"},
-                    {"quantity": f"M={m['col']}: R² (with FE)", "published": pr["r2"], "ours": res.r2_with_fe},
-                ]
+        beside += P.mechanisms_beside(d["mech"]["table"])
     if d["thr"]:
         models = d["thr"]["models"]
         pairs = [(m["label"], m["result"]) for m in models]
@@ -943,7 +688,8 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
                                  },
                                  notes=["City and year FE, controls; slopes given γ with city-clustered SE; "
                                         f"Hansen (1999) bootstrap ({ctx.bootstrap} draws) of the single-threshold F; "
-                                        f"{num(100 * THRESHOLD_TRIM, 0)}% trimming; {THRESHOLD_GRID} grid points."])
+                                        f"{num(100 * d['thr']['table'].data['trim'], 0)}% trimming; "
+                                        f"{d['thr']['table'].data['grid']} grid points."])
         s.table(tab)
         for m in models:
             res = m["result"]
@@ -955,28 +701,14 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
             lo, hi = _coef(res, "robot_regime1"), _coef(res, "robot_regime2")
             test = dg["tests"][0]
             share = dg["regimes"][1]["share"]
-            sig = test["p_value"] is not None and test["p_value"] < 0.05
+            sig = V.threshold_verdict(test["F"], test["p_value"]).significant
             s.p(f"{m['label']}: γ = {num(dg['thresholds'][0], 4)} (95% LR interval {num(dg['intervals'][0][0], 4)} to "
                 f"{num(dg['intervals'][0][1], 4)}); robot slope {num(lo['estimate'], 4)} below and {num(hi['estimate'], 4)} "
                 f"above; {num(100 * share, 1)}% of observations above; bootstrap F = {num(test['F'], 2)}, p "
                 f"{pval(test['p_value'])}: the threshold is {'' if sig else 'not '}significant at 5%.")
             vals[f"thr_{m['key']}"] = {"low": lo, "high": hi, "F": test["F"], "p_value": test["p_value"],
                                        "gamma": dg["thresholds"][0], "share_above": share}
-            pr = pub.get(m["key"])
-            if pr:
-                beside += [
-                    {"quantity": f"T={m['key']}: robot, T ≤ γ", "published": pr["robot_low"][0], "ours": lo["estimate"],
-                     "kind": "coef"},
-                    {"quantity": f"T={m['key']}: robot, T > γ", "published": pr["robot_high"][0], "ours": hi["estimate"],
-                     "kind": "coef"},
-                    {"quantity": f"T={m['key']}: stars above", "published": int(pr["robot_high"][2]),
-                     "ours": float(T.stars_count(hi["p_value"])), "kind": "stars"},
-                    {"quantity": f"T={m['key']}: SE above", "published": pr["robot_high"][1], "ours": hi["std_error"]},
-                    {"quantity": f"T={m['key']}: R² (within)", "published": pr["r2"], "ours": res.r2_within},
-                ]
-                if "share_above" in pr:
-                    beside.append({"quantity": f"T={m['key']}: share above γ", "published": pr["share_above"],
-                                   "ours": share})
+        beside += P.thresholds_beside(d["thr"]["table"])
     if beside:
         s.table(T.beside_table("table3_beside", "Table 3: the paper beside ours", beside, digits=4,
                                notes=["The paper's R² in columns 3-5 is evidently a within R²; ours is labelled."]))
@@ -986,48 +718,23 @@ def section_table3(d: Mapping[str, Any], ctx: Context) -> Section:
 
 
 # ---------------------------------------------------------------------------- Monte Carlo
-# (label, threat parameters of the `paper` design, estimators, replications as a share of --sims)
-# The magnitudes are settings of this report, shown in its table; the threat mechanisms and their
-# predicted directions are documented in robocarbon.simulate.threats.THREATS.
-MC_SCENARIOS: tuple[tuple[str, dict[str, Any], str, float], ...] = (
-    ("calibrated (no threat)", {}, "twfe,iv,did", 1.0),
-    ("shift-share confounding", {"confounding": 0.1}, "twfe,iv", 0.5),
-    ("weak instrument", {"iv_strength": 0.05}, "twfe,iv", 0.5),
-    ("downscaling error correlated with output", {"downscale_output": 0.5}, "twfe", 1.0),
-    ("robots raise measured value added", {"va_robot": 0.005}, "twfe", 1.0),
-    ("dynamic effects (lags)", {"lag_weights": (0.4, 0.3, 0.2, 0.1)}, "twfe", 1.0),
-    ("log versus level", {"log_level": True}, "twfe", 1.0),
-    ("heterogeneous effects (east)", {"het_group": "east", "het_dI": 0.05}, "twfe", 1.0),
-    ("dynamic, cohort-heterogeneous DID effects", {"pilot_growth": 0.01}, "did", 1.0),
-    ("threshold structure (human capital)", {"threshold_var": "hum", "threshold_gain": 1.0}, "twfe", 1.0),
-)
-THRESHOLD_MC_MAX = 20  # the bootstrap-free threshold fit costs ~1 s per replication
+def _scenarios():
+    from robocarbon.simulate import scenarios
+
+    return scenarios
 
 
 def _mc_seed(ctx: Context) -> int:
-    return int(ctx.stream("montecarlo").integers(0, 2**31 - 1))
+    return ctx.seed_from("montecarlo")
 
 
 def compute_montecarlo(ctx: Context) -> dict[str, Any]:
-    design_mod = _import("robocarbon.simulate.design", "the simulator")
-    engine = _import("robocarbon.simulate.engine", "the Monte Carlo engine")
-    base = ctx.design if ctx.design is not None else design_mod.get_design("paper")
+    from robocarbon.simulate.design import get_design
+
+    base = ctx.design if ctx.design is not None else get_design("paper")
     seed = _mc_seed(ctx)
-    rows = []
-    scen = list(MC_SCENARIOS)
-    for label, kv, ests, share in scen:
-        sims = max(2, int(round(ctx.sims * share)))
-        _, diag = engine.diagnose(base.with_params(**kv) if kv else base, ests, sims, seed,
-                                  jobs=ctx.jobs, progress=bool(ctx.progress), bootstrap=min(ctx.bootstrap, 200))
-        for r in diag.to_dict(orient="records"):
-            rows.append({"scenario": label, "params": dict(kv), **r})
-    thr_sims = min(ctx.sims, THRESHOLD_MC_MAX)
-    label = "threshold structure (human capital)"
-    kv = dict(MC_SCENARIOS[-1][1])
-    _, diag = engine.diagnose(base.with_params(**kv), "threshold", thr_sims, seed, jobs=ctx.jobs,
-                              progress=bool(ctx.progress), bootstrap=min(ctx.bootstrap, 200))
-    for r in diag.to_dict(orient="records"):
-        rows.append({"scenario": label, "params": kv, **r})
+    rows = _scenarios().diagnose_scenarios(base, sims=ctx.sims, seed=seed, jobs=ctx.jobs,
+                                           progress=bool(ctx.progress), bootstrap=ctx.bootstrap)
     return {"rows": rows, "seed": seed, "design": getattr(base, "name", "paper")}
 
 
@@ -1049,13 +756,10 @@ def section_montecarlo(d: Mapping[str, Any], ctx: Context) -> Section:
            "it describes the paper's design, not the user's panel.")
     )
     # the scenarios: their settings and, from the simulator, what each threat does and predicts
-    threats: Mapping[str, Any] = {}
-    try:
-        threats = __import__("robocarbon.simulate.threats", fromlist=["THREATS"]).THREATS
-    except ImportError:
-        threats = {}
+    from robocarbon.simulate.threats import THREATS as threats
+
     scen_rows = []
-    for label, kv, ests, _share in MC_SCENARIOS:  # noqa: B007
+    for label, kv, ests, _share in _scenarios().PAPER_SCENARIOS:  # noqa: B007
         pred = ""
         for t in threats.values():
             names = {x.strip() for x in str(t.get("params", "")).split(",")}
@@ -1095,7 +799,7 @@ def section_montecarlo(d: Mapping[str, Any], ctx: Context) -> Section:
         s.figure(F.diagnosand_plot(f"mc_{est}", f"Monte Carlo diagnosands of the {est.upper()} estimator "
                                    "across scenarios (bars: ± 1.96 MCSE)", labels, panels,
                                    references={"bias": 0.0, "coverage": 0.95, "power": 0.05}))
-    base = df[(df["scenario"] == MC_SCENARIOS[0][0])].set_index("estimator")
+    base = df[(df["scenario"] == _scenarios().BASELINE)].set_index("estimator")
     sentences = []
     for est in base.index:
         r = base.loc[est]
@@ -1142,20 +846,11 @@ def section_beside(d: Mapping[str, Any], ctx: Context) -> Section:
     df["difference"] = [None if (o is None or not np.isfinite(o)) else float(o) - float(p)
                         for o, p in zip(df["ours"], df["published"])]
     summary = []
-    for tab, g in df.groupby("table", sort=False):
-        ok = g.dropna(subset=["difference"])
-        kind = ok["kind"] if "kind" in ok.columns else pd.Series("", index=ok.index)
-        coef = ok[kind == "coef"]
-        stars = ok[kind == "stars"]
-        summary.append({
-            "table": tab,
-            "quantities": int(len(g)),
-            "compared": int(len(ok)),
-            "mean_abs_difference": float(np.abs(ok["difference"]).mean()) if len(ok) else None,
-            "coefficients_same_sign": (float(np.mean(np.sign(coef["ours"].astype(float)) == np.sign(coef["published"].astype(float))))
-                                       if len(coef) else None),
-            "stars_agree": float(np.mean(stars["ours"].astype(float) == stars["published"].astype(float))) if len(stars) else None,
-        })
+    for tab in dict.fromkeys(r["table"] for r in d["rows"]):
+        a = V.agreement(r for r in d["rows"] if r["table"] == tab)
+        summary.append({"table": tab, "quantities": a.quantities, "compared": a.compared,
+                        "mean_abs_difference": a.mean_abs_difference,
+                        "coefficients_same_sign": a.coefficients_same_sign, "stars_agree": a.stars_agree})
     sm = pd.DataFrame(summary)
     s.table(T.frame_table("paper_beside_summary", "Agreement with the printed numbers, by table", sm,
                           notes=["coefficients_same_sign and stars_agree are shares of the compared coefficients."]))
@@ -1237,20 +932,20 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
                            "that the effect grows.")
     else:
         data = f"Table 2 {unavailable}."
-    r0 = _mc_row(ctx, MC_SCENARIOS[0][0], "twfe")
+    SC = _scenarios()
+    r0 = _mc_row(ctx, SC.BASELINE, "twfe")
     if r0 is not None:
         design = (f"Under the calibrated design TWFE has bias {num(r0['bias'], 4)}, coverage {num(r0['coverage'], 3)} "
                   f"and power {num(r0['power'], 3)} ({int(r0['sims'])} replications).")
         threats = []
-        for label, _kv, ests, _sh in MC_SCENARIOS[1:]:
+        for label, _kv, ests, _sh in SC.PAPER_SCENARIOS[1:]:
             if "twfe" not in ests:
                 continue
             r = _mc_row(ctx, label, "twfe")
             if r is None or r["coverage"] is None or not np.isfinite(r["coverage"]):
                 continue
             # below nominal by more than two binomial standard errors of a 0.95 coverage
-            limit = 0.95 - 2 * math.sqrt(0.95 * 0.05 / max(int(r["sims"]), 1))
-            if r["coverage"] < limit:
+            if V.coverage_verdict(r["coverage"], int(r["sims"])).status == "undercovers":
                 threats.append(f"{label} (coverage {num(r['coverage'], 2)}, bias {num(r['bias'], 4)})")
         design += (" Threats under which its 95% interval undercovers (by more than two binomial standard "
                    "errors): " + "; ".join(threats) + "." if threats
@@ -1282,7 +977,7 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
     # thresholds
     if t3 is not None and any(k.startswith("thr_") for k in t3.values):
         parts = []
-        for label, _cols, key in THRESHOLD_VARS:
+        for label, _cols, key in P.specs.THRESHOLD_VARS:
             v = t3.values.get(f"thr_{key}")
             if v is not None:
                 parts.append(f"{label}: F {num(v['F'], 2)}, p {pval(v['p_value'])}, slopes {num(v['low']['estimate'], 4)} "
@@ -1290,9 +985,9 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
         data = f"In {data_label}: " + "; ".join(parts) + "."
     else:
         data = f"Threshold models {unavailable}."
-    rthr = _mc_row(ctx, "threshold structure (human capital)", "twfe")
+    rthr = _mc_row(ctx, SC.THRESHOLD_SCENARIO, "twfe")
     thr_rows = [r for r in (mc.values.get("rows", []) if mc is not None else [])
-                if r["scenario"] == "threshold structure (human capital)" and r["estimator"] == "threshold"]
+                if r["scenario"] == SC.THRESHOLD_SCENARIO and r["estimator"] == "threshold"]
     r2s = [r["r2"] for r in ctx.published["table3"] if r["model"] == "threshold"]
     design = ("" if rthr is None else
               f"With a true threshold in human capital the pooled TWFE estimate has bias {num(rthr['bias'], 4)} relative to "
@@ -1315,7 +1010,7 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
                 f"{num(v['sa']['estimate'], 4)}." + ("" if v.get("truth") is None else f" Truth {num(v['truth'], 4)}."))
     else:
         data = f"DID {unavailable}."
-    rd = _mc_row(ctx, MC_SCENARIOS[0][0], "did")
+    rd = _mc_row(ctx, SC.BASELINE, "did")
     rdd = _mc_row(ctx, "dynamic, cohort-heterogeneous DID effects", "did")
     cohorts = did.values.get("cohorts", []) if did is not None else []
     treated = [c for c in cohorts if c.get("cohort") not in (None, 0) and np.isfinite(float(c["cohort"]))]
@@ -1334,7 +1029,7 @@ def section_verdicts(d: Mapping[str, Any], ctx: Context) -> Section:
 
     # IV and heterogeneity
     if iv is not None:
-        riv = _mc_row(ctx, MC_SCENARIOS[0][0], "iv")
+        riv = _mc_row(ctx, SC.BASELINE, "iv")
         rweak = _mc_row(ctx, "weak instrument", "iv")
         rconf = _mc_row(ctx, "shift-share confounding", "iv")
         rconf_t = _mc_row(ctx, "shift-share confounding", "twfe")
@@ -1395,7 +1090,7 @@ def _headline_rows(ctx: Context, t2, t3, did, iv) -> list[dict[str, Any]]:
             v = t3.values.get(f"mech_{col}")
             if v is not None:
                 add(f"robot x {col} (Table 3)", p3[col]["M_x_robot"][0], v["interaction"], v.get("truth"))
-        for label, _cols, key in THRESHOLD_VARS:
+        for label, _cols, key in P.specs.THRESHOLD_VARS:
             v = t3.values.get(f"thr_{key}")
             if v is not None:
                 add(f"robot above the {label} threshold (Table 3)", p3[key]["robot_high"][0], v["high"])
@@ -1565,13 +1260,15 @@ def write_outputs(sections: Sequence[Section], out: str | os.PathLike, meta: Map
                   seed: int, config: Mapping[str, Any], inputs: Sequence[str] = (),
                   wall_start: float | None = None, argv: list[str] | None = None) -> Path:
     """Write the whole output folder atomically: everything goes into a temporary sibling
-    folder, which replaces ``out`` only when complete (a failure leaves no partial output)."""
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    folder, which takes the place of ``out`` only when complete (a failure leaves no partial
+    output) and only as the output policy allows (:func:`robocarbon.empirics.outputs.commit_folder`:
+    an absent, empty or clean robocarbon folder is replaced; any other folder is refused unless
+    ``--force``, and then only robocarbon's files are written into it)."""
+    from robocarbon.empirics import outputs as O
+
+    O.check_folder(out, replace=True)
+    tmp = O.staging_folder(out)
     try:
-        (tmp / "tables").mkdir()
-        (tmp / "figures").mkdir()
         for sec in sections:
             for t in sec.tables:
                 write_text_atomic(tmp / "tables" / f"{t.name}.tex", t.to_latex())
@@ -1593,20 +1290,13 @@ def write_outputs(sections: Sequence[Section], out: str | os.PathLike, meta: Map
         wall = None if wall_start is None else time.perf_counter() - wall_start
         write_manifest(
             tmp, seed=seed, config=dict(config), inputs=list(inputs), wall_time=wall, argv=argv,
-            outputs=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
+            outputs=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
+                           if p.is_file() and p.name != O.LEDGER),
             sections={s.id: s.status for s in sections},
         )
-        backup = None
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old.{os.getpid()}")
-            os.replace(out, backup)
-        os.replace(tmp, out)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
+        return O.commit_folder(tmp, out)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def build_report(
@@ -1638,9 +1328,13 @@ def build_report(
         Monte Carlo replications per scenario.
     """
     t0 = time.perf_counter()
+    from robocarbon.empirics.outputs import check_folder
+
+    check_folder(out, replace=True)  # refuse a user's folder before any work
     if panel is None:
-        design_mod = _import("robocarbon.simulate.design", "the simulator")
-        design = design_mod.get_design("paper")
+        from robocarbon.simulate.design import get_design
+
+        design = get_design("paper")
         ctx = Context(panel=pd.DataFrame(), source="synthetic", seed=seed, sims=sims, jobs=jobs,
                       bootstrap=bootstrap)
         draw = design.draw(ctx.stream("design"))

@@ -3,56 +3,25 @@
 Every cell is computed from an estimator's :meth:`Result.tidy` (coefficients, standard
 errors, p-values) plus the count and fit attributes of the same ``Result``; no number is typed
 in. The paper's own printed numbers, for the "paper beside ours" tables, come from the package
-copy of ``published.json`` (Huang and Jiang, Tables 1-3).
+copy of ``published.json`` (Huang and Jiang, Tables 1-3) held by :mod:`robocarbon.empirics.paper`,
+and the significance stars follow its rule (:func:`robocarbon.empirics.paper.verdicts.stars`).
 """
 
 from __future__ import annotations
 
 import html as _html
 import io
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-STAR_LEVELS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
-
-
-@lru_cache(maxsize=1)
-def _published_text() -> str:
-    return resources.files("robocarbon.reports").joinpath("templates/published.json").read_text(
-        encoding="utf-8"
-    )
-
-
-def load_published() -> dict[str, Any]:
-    """The paper's printed numbers (Tables 1-3, sample), as a fresh dict.
-
-    Source: Huang and Jiang, "Digital Low-carbon Road: Industrial Robots and Urban Industrial
-    Carbon Emissions", Tables 1-3, transcribed in ``shared/paper/published.json``.
-    """
-    return json.loads(_published_text())
-
-
-def stars(p: float | None) -> str:
-    """Significance stars: *** p<0.01, ** p<0.05, * p<0.10 (the paper's convention)."""
-    if p is None or not np.isfinite(p):
-        return ""
-    for level, s in STAR_LEVELS:
-        if p < level:
-            return s
-    return ""
-
-
-def stars_count(p: float | None) -> int:
-    return len(stars(p))
+from robocarbon.empirics.paper import load_published  # noqa: F401 - the one copy of the printed numbers
+from robocarbon.empirics.paper.verdicts import STAR_LEVELS, stars, stars_count  # noqa: F401 - the paper's rule
 
 
 def fmt(x: Any, digits: int = 3, *, sci: bool = True) -> str:
