@@ -1,24 +1,26 @@
 """Provenance, manifests and atomic output.
 
-Every output file is written to a temporary file in the same folder and renamed into place, so
-a failure never leaves a half-written file. Every output folder gets a ``manifest.json``.
+Every output file is written through :func:`robocarbon.empirics.outputs.atomic_path`: to a
+temporary file in the same folder, renamed into place when complete (a failure never leaves a
+half-written file), and only where the output policy allows (never over a user's file or an
+input). Every output folder gets a ``manifest.json``; a single-file output gets a manifest named
+after it (:func:`manifest_path`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from .outputs import atomic_path, file_sha256  # noqa: F401 - the one writer and hasher
 
 _PACKAGES = ("robocarbon", "numpy", "scipy", "pandas", "sympy", "linearmodels", "matplotlib")
 
@@ -53,14 +55,6 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def provenance(**extra: Any) -> dict[str, Any]:
     """A provenance record: time, versions, git commit, plus whatever the caller adds."""
     rec = {
@@ -70,28 +64,6 @@ def provenance(**extra: Any) -> dict[str, Any]:
     }
     rec.update(extra)
     return rec
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        if tmp_path.exists():
-            # mkstemp creates 0600; give the file the permissions a plain open() would
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
 
 
 def _json_default(obj: Any) -> Any:
@@ -143,9 +115,17 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     return write_text_atomic(path, to_json(obj) + "\n")
 
 
+def manifest_path(output: str | os.PathLike) -> Path:
+    """The manifest of a single-file output: ``out.json`` -> ``out.manifest.json`` beside it (a
+    run's manifest never clobbers another run's)."""
+    p = Path(output)
+    return p.with_name(p.stem + ".manifest.json")
+
+
 def write_manifest(
-    outdir: str | os.PathLike,
+    outdir: str | os.PathLike | None = None,
     *,
+    for_file: str | os.PathLike | None = None,
     seed: int | None = None,
     config: Mapping[str, Any] | None = None,
     inputs: list[str | os.PathLike] | None = None,
@@ -153,8 +133,11 @@ def write_manifest(
     argv: list[str] | None = None,
     **extra: Any,
 ) -> Path:
-    """Write ``outdir/manifest.json``: command line, seed, config, versions, commit, input hashes,
-    wall time."""
+    """Write ``outdir/manifest.json`` (a folder robocarbon made) or, with ``for_file``, the
+    manifest named after that output file (:func:`manifest_path`): command line, seed, config,
+    versions, commit, input hashes, wall time."""
+    if (outdir is None) == (for_file is None):
+        raise TypeError("write_manifest: give exactly one of outdir and for_file")
     rec = provenance(
         command=list(sys.argv if argv is None else argv),
         seed=seed,
@@ -163,4 +146,5 @@ def write_manifest(
         wall_time_seconds=wall_time,
         **extra,
     )
-    return write_json_atomic(Path(outdir) / "manifest.json", rec)
+    target = manifest_path(for_file) if for_file is not None else Path(outdir) / "manifest.json"
+    return write_json_atomic(target, rec)

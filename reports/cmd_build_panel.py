@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 
 from robocarbon.empirics.errors import InputError
-from robocarbon.empirics.panel_builder import build_panel, write_templates
-from robocarbon.empirics.provenance import atomic_path, write_json_atomic, write_manifest
 
 NAME = "build-panel"
 HELP = "build the analysis panel (lnindco, robot, controls, ...) from raw inputs"
@@ -19,6 +17,34 @@ DESCRIPTION = (
     "exposure (21), downscales CO2 (19)-(20), computes the controls and hmatch (23), and writes "
     "the panel, a report of every dropped row (<out>.dropped.csv) and manifest.json."
 )
+
+
+INPUTS = ("inputs",)
+
+
+def _side_outputs(out: Path) -> dict[str, Path]:
+    from robocarbon.empirics.provenance import manifest_path
+
+    return {"dropped": out.with_name(out.stem + ".dropped.csv"),
+            "diagnostics": out.with_name(out.stem + ".diagnostics.json"),
+            "manifest": manifest_path(out)}
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.panel_builder import template_targets
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    if args.templates:
+        for _, target in template_targets(args.templates):
+            plan.file(target)
+        return plan
+    if args.out:
+        plan.file(args.out)
+        for p in _side_outputs(Path(args.out)).values():
+            plan.file(p)
+    return plan
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,9 +68,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="IFR 99 (unspecified) robots: spread pro rata (default) or drop")
     p.add_argument("--templates", default=None, metavar="DIR",
                    help="write the CSV templates of the input schema to DIR and exit")
+    from robocarbon.reports.cli_common import add_reader_arguments
+
+    add_reader_arguments(p, what="the CSV files of --inputs")
+
+
+def _reader_options(args):
+    from robocarbon.reports.cli_common import reader_options
+
+    return reader_options(args)
 
 
 def run(args: argparse.Namespace) -> int:
+    from robocarbon.empirics.panel_builder import build_panel, write_templates
+    from robocarbon.empirics.provenance import atomic_path, write_json_atomic, write_manifest
+
     if args.templates:
         for f in write_templates(args.templates):
             print(f)
@@ -65,19 +103,22 @@ def run(args: argparse.Namespace) -> int:
     b = build_panel(args.inputs, base_year=args.base_year, years=years, form=args.form,
                     fixed_effects=args.fixed_effects, apply_sample_rule=args.sample_rule,
                     max_missing_run=args.max_missing_run, interpolate=args.interpolate,
-                    usd_cny=args.usd_cny, unspecified=args.unspecified)
+                    usd_cny=args.usd_cny, unspecified=args.unspecified,
+                    reader=_reader_options(args))
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".parquet":
             b.panel.to_parquet(tmp, index=False)
         else:
             b.panel.to_csv(tmp, index=False)
-    dropped = out.with_name(out.stem + ".dropped.csv")
+    side = _side_outputs(out)
+    dropped = side["dropped"]
     with atomic_path(dropped) as tmp:
         b.dropped.to_csv(tmp, index=False)
-    write_json_atomic(out.with_name(out.stem + ".diagnostics.json"), b.diagnostics)
+    write_json_atomic(side["diagnostics"], b.diagnostics)
     inputs = sorted(str(p) for p in Path(args.inputs).rglob("*") if p.is_file())
-    write_manifest(out.resolve().parent, config={k: v for k, v in vars(args).items() if not k.startswith("_")},
-                   inputs=inputs, wall_time=time.perf_counter() - t0)
+    write_manifest(for_file=out, config={k: v for k, v in vars(args).items() if not k.startswith("_")},
+                   inputs=inputs, wall_time=time.perf_counter() - t0,
+                   outputs=[str(out), str(dropped), str(side["diagnostics"])])
     print(f"panel: {len(b.panel)} rows, {b.panel['city'].nunique()} cities -> {out}")
     print(f"dropped: {len(b.dropped)} rows -> {dropped}")
     for reason, n in b.diagnostics.get("dropped_by_reason", {}).items():

@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from robocarbon.empirics import ceads
-from robocarbon.empirics.provenance import write_json_atomic, write_manifest
 
 NAME = "ceads"
 HELP = "read CEADs provincial inventory workbooks: province x year industrial and total CO2 (Mt)"
@@ -20,6 +18,26 @@ DESCRIPTION = (
 )
 
 
+INPUTS = ("inputs",)
+
+
+def _primary_output(args):
+    return args.json or args.csv
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.provenance import manifest_path
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    plan.file(args.json)
+    plan.file(args.csv)
+    if _primary_output(args):
+        plan.file(manifest_path(_primary_output(args)))
+    return plan
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", required=True, help="folder of CEADs provincial workbooks (or its parent)")
     p.add_argument("--json", default=None, help="write the table (records) and metadata as JSON")
@@ -29,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from robocarbon.empirics import ceads
+    from robocarbon.empirics.provenance import write_json_atomic, write_manifest
+
     t0 = time.perf_counter()
     inv = ceads.read_province_inventories(args.inputs, check_tol=args.check_tol,
                                           progress=sys.stderr.isatty())
@@ -61,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(args.csv) as tmp:
             tab.to_csv(tmp, index=False)
         outs.append(Path(args.csv))
-    for d in sorted({o.resolve().parent for o in outs}):
-        write_manifest(d, config={"inputs": str(args.inputs), "check_tol": args.check_tol},
+    if outs:
+        write_manifest(for_file=_primary_output(args), outputs=[str(o) for o in outs], config={"inputs": str(args.inputs), "check_tol": args.check_tol},
                        inputs=files, wall_time=time.perf_counter() - t0)
     return 0

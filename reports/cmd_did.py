@@ -10,14 +10,7 @@ import sys
 import time as _time
 from pathlib import Path
 
-from robocarbon.empirics.bacon import bacon_decomposition
-from robocarbon.empirics.data import load_panel
-from robocarbon.empirics.did import event_study, twfe_did
-from robocarbon.empirics.did_cs import callaway_santanna
-from robocarbon.empirics.did_sa import sun_abraham
 from robocarbon.empirics.errors import InputError
-from robocarbon.empirics.provenance import file_sha256, write_json_atomic, write_manifest
-from robocarbon.empirics.result import Result
 
 NAME = "did"
 HELP = "staggered DID: TWFE, event study, Goodman-Bacon, dCDH weights, Callaway-Sant'Anna, Sun-Abraham"
@@ -30,6 +23,36 @@ DESCRIPTION = (
     "(Sun-Abraham interaction-weighted event study), all."
 )
 METHODS = ("twfe", "event", "bacon", "cs", "sa")
+INPUTS = ("data",)
+
+
+def _plot_paths(plot) -> list[Path]:
+    if not plot:
+        return []
+    p = Path(plot)
+    return [p.with_suffix(".png"), p.with_suffix(".svg")] if p.suffix == "" else [p]
+
+
+def _primary_output(args) -> Path | None:
+    if args.json:
+        return Path(args.json)
+    paths = _plot_paths(args.plot)
+    return paths[0] if paths else None
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.provenance import manifest_path
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    plan.file(args.json)
+    for p in _plot_paths(args.plot):
+        plan.file(p)
+    primary = _primary_output(args)
+    if primary is not None:
+        plan.file(manifest_path(primary))
+    return plan
 
 
 def add_arguments(parser) -> None:
@@ -51,9 +74,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ref", type=int, default=-1, help="reference event time (default -1)")
     parser.add_argument("--leads", type=int, default=None, help="event-study leads (binned beyond)")
     parser.add_argument("--lags", type=int, default=None, help="event-study lags (binned beyond)")
+    from robocarbon.reports.cli_common import add_reader_arguments
+
+    add_reader_arguments(parser)
 
 
-def _estimates(res: Result) -> list[dict]:
+def _estimates(res) -> list[dict]:
     tidy = res.tidy()
     return [
         {"term": r.term, "estimate": float(r.estimate), "se": float(r.std_error),
@@ -65,7 +91,12 @@ def _estimates(res: Result) -> list[dict]:
 def _load(args):
     controls = [c.strip() for c in args.controls.split(",") if c.strip()]
     cols = [args.y, args.adopt, *controls]
-    df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols)
+    from robocarbon.empirics.data import load_panel
+
+    from robocarbon.reports.cli_common import reader_options
+
+    df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols,
+                    periods=[args.adopt], **reader_options(args))
     return df, controls
 
 
@@ -74,62 +105,46 @@ def run_methods(df, *, y, entity, time, adopt, controls=(), methods=METHODS, con
                 skip_errors=False) -> tuple[dict, dict]:
     """Run the chosen methods; returns (JSON-ready dict, dict of Results by method).
 
-    With ``skip_errors`` (used by ``--method all``) a method that does not apply to the data (for
-    example Goodman-Bacon on an unbalanced panel) is recorded as ``{"skipped": reason}`` instead of
-    failing the whole run; if every method fails the first error is raised.
+    The estimators run in :func:`robocarbon.empirics.did_suite.did_suite`, the orchestration the
+    paper's DID table (:func:`robocarbon.empirics.paper.did`) uses too; this function only turns
+    its Results into the JSON blocks. With ``skip_errors`` (used by ``--method all``) a method that
+    does not apply to the data (for example Goodman-Bacon on an unbalanced panel) is recorded as
+    ``{"skipped": reason}`` instead of failing the whole run; if every method fails the first
+    error is raised.
     """
+    from robocarbon.empirics.did_suite import did_suite
+
+    suite = did_suite(df, y=y, entity=entity, time=time, adopt=adopt, controls=controls, methods=methods,
+                      control_group=control_group, seed=seed, n_boot=n_boot, ref=ref, leads=leads, lags=lags,
+                      file=file, skip_errors=skip_errors)
     out: dict = {}
-    results: dict = {}
-    errors: list[InputError] = []
     for m in methods:
-        try:
-            o, r = _run_one(m, df, y=y, entity=entity, time=time, adopt=adopt, controls=controls,
-                            bacon_only=tuple(methods) == ("bacon",), control_group=control_group,
-                            seed=seed, n_boot=n_boot,
-                            ref=ref, leads=leads, lags=lags, file=file)
-        except InputError as exc:
-            if not skip_errors:
-                raise
-            errors.append(exc)
-            out[m] = {"skipped": str(exc)}
-            print(f"warning: {m} skipped: {exc}", file=sys.stderr)
+        if m in suite.skipped:
+            out[m] = {"skipped": suite.skipped[m]}
+            print(f"warning: {m} skipped: {suite.skipped[m]}", file=sys.stderr)
             continue
-        out.update(o)
-        results.update(r)
-    if errors and not results:
-        raise errors[0]
-    return out, results
+        out.update(_json_blocks(m, suite.results, control_group=control_group, ref=ref))
+    return out, dict(suite.results)
 
 
-def _run_one(method, df, *, y, entity, time, adopt, controls, bacon_only, control_group, seed, n_boot,
-             ref, leads, lags, file) -> tuple[dict, dict]:
-    kw = dict(y=y, entity=entity, time=time, adopt=adopt, file=file)
+def _json_blocks(method, results, *, control_group, ref) -> dict:
+    """The JSON block(s) of one method from its Results."""
     out: dict = {}
-    results: dict = {}
-    controls = list(controls)
     if method == "twfe":
-        r = twfe_did(df, controls=controls, **kw)
-        results["twfe"] = r
+        r = results["twfe"]
         w = r.diagnostics["dcdh_weights"]
         out["twfe"] = {"estimates": _estimates(r), "nobs": r.nobs, "nobs_dropped": r.nobs_dropped,
                        "dcdh_weights": w, "result": r.to_dict()}
-        if controls:
-            r0 = twfe_did(df, **kw)
-            results["twfe_no_controls"] = r0
+        if "twfe_no_controls" in results:
+            r0 = results["twfe_no_controls"]
             out["twfe_no_controls"] = {"estimates": _estimates(r0), "nobs": r0.nobs,
                                        "dcdh_weights": r0.diagnostics["dcdh_weights"], "result": r0.to_dict()}
     if method == "event":
-        r = event_study(df, controls=controls, ref=ref, leads=leads, lags=lags, **kw)
-        results["event"] = r
+        r = results["event"]
         out["event"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
                         "ref": ref, "result": r.to_dict()}
     if method == "bacon":
-        if controls and bacon_only:
-            raise InputError("the Goodman-Bacon decomposition is implemented without controls only; "
-                             "drop --controls (with --method all it is run without them)")
-        r = bacon_decomposition(df, **kw)
-        results["bacon"] = r
-        d = r.to_dict()["diagnostics"]
+        d = results["bacon"].to_dict()["diagnostics"]
         out["bacon"] = {
             "comparisons": [
                 {k: c[k] for k in ("treated", "untreated", "estimate", "weight", "type")}
@@ -139,9 +154,7 @@ def _run_one(method, df, *, y, entity, time, adopt, controls, bacon_only, contro
             "controls": "none (the decomposition is of the TWFE estimate without controls)",
         }
     if method == "cs":
-        r = callaway_santanna(df, controls=controls, control_group=control_group, seed=seed,
-                              n_boot=n_boot, **kw)
-        results["cs"] = r
+        r = results["cs"]
         d = r.to_dict()["diagnostics"]
         out["cs"] = {
             "att_gt": [{"group": c["group"], "time": c["time"], "att": c["att"], "se": c["se"],
@@ -151,12 +164,11 @@ def _run_one(method, df, *, y, entity, time, adopt, controls, bacon_only, contro
             "bootstrap": d["bootstrap"], "estimates": _estimates(r),
         }
     if method == "sa":
-        r = sun_abraham(df, controls=controls, ref=ref, **kw)
-        results["sa"] = r
+        r = results["sa"]
         out["sa"] = {"estimates": _estimates(r), "pretrend": r.diagnostics["pretrend"],
                      "cohort_effects": r.to_dict()["diagnostics"]["cohort_effects"],
                      "control_cohort": r.diagnostics["control_cohort"]}
-    return out, results
+    return out
 
 
 def _figure(results: dict, path):
@@ -171,6 +183,12 @@ def _figure(results: dict, path):
     if "twfe" in results:
         return F.plot_dcdh_weights(results["twfe"].diagnostics["dcdh_weights"], None)
     return None
+
+
+def _sha256(path) -> str:
+    from robocarbon.empirics.provenance import file_sha256
+
+    return file_sha256(path)
 
 
 def run(args) -> int:
@@ -188,12 +206,14 @@ def run(args) -> int:
     )
     fig = _figure(results, args.plot) if args.plot else None
     payload = {
-        "data": str(args.data), "data_sha256": file_sha256(args.data),
+        "data": str(args.data), "data_sha256": _sha256(args.data),
         "spec": {"y": args.y, "entity": args.entity, "time": args.time, "adopt": args.adopt,
                  "controls": controls, "method": args.method, "control_group": args.control_group,
                  "seed": args.seed, "n_boot": args.n_boot, "ref": args.ref},
         **out,
     }
+    from robocarbon.empirics.provenance import write_json_atomic, write_manifest
+
     written = []
     if fig is not None:
         from robocarbon.reports.figures_did import save_figure
@@ -202,17 +222,28 @@ def run(args) -> int:
     if args.json:
         write_json_atomic(args.json, payload)
         written.append(Path(args.json))
-    for folder in sorted({p.resolve().parent for p in written}):
-        write_manifest(folder, seed=args.seed, config=payload["spec"], inputs=[args.data],
-                       wall_time=_time.time() - t0, outputs=[str(p) for p in written])
-    if not args.json:
-        _print_summary(out)
+    if written:
+        write_manifest(for_file=_primary_output(args), seed=args.seed, config=payload["spec"],
+                       inputs=[args.data], wall_time=_time.time() - t0,
+                       outputs=[str(p) for p in written])
+    _print_summary(out)
+    from robocarbon.reports.cli_common import print_dropped
+
+    print_dropped(df, next(iter(results.values()), None))
+    skipped = [m for m in methods if isinstance(out.get(m), dict) and "skipped" in out[m]]
+    if skipped and len(skipped) == len(methods):  # --method all means "all that apply"
+        print(f"error: none of the {len(methods)} requested methods could be computed "
+              "(see the warnings above)", file=sys.stderr)
+        return 2
     return 0
 
 
 def _print_summary(out: dict) -> None:
     w = sys.stdout.write
     for name, block in out.items():
+        if "skipped" in block:
+            w(f"{name}: not computed: {block['skipped']}\n")
+            continue
         if name == "bacon":
             w("bacon: 2x2 comparisons summary by type\n")
             for s in block["summary"]:

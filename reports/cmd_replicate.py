@@ -31,6 +31,7 @@ DESCRIPTION = (
     "in the report with the reason. See docs/report.md."
 )
 
+INPUTS = ("data",)
 DEFAULT_SIMS = 200
 DEFAULT_SEED = 20240101
 
@@ -40,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the user's panel (CSV, Parquet, .dta, .xlsx) in the documented schema; "
                              "default: a draw of the calibrated synthetic 'paper' design")
     parser.add_argument("--out", metavar="DIR", default="build/",
-                        help="output folder, replaced atomically (default: build/)")
+                        help="output folder (default: build/). Created if absent; a folder robocarbon "
+                             "made earlier is replaced atomically; any other non-empty folder is "
+                             "refused unless --force (which writes the report's files into it and "
+                             "leaves every other file alone)")
     parser.add_argument("--sims", metavar="N", type=int, default=DEFAULT_SIMS,
                         help=f"Monte Carlo replications per scenario (default: {DEFAULT_SIMS})")
     parser.add_argument("--seed", metavar="S", type=int, default=DEFAULT_SEED,
@@ -54,26 +58,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated subset of sections to compute, in report order "
                              "(default: all; see docs/report.md for the ids)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    from robocarbon.reports.cli_common import add_reader_arguments
+
+    add_reader_arguments(parser, what="--data")
 
 
-def load_user_panel(path: str):
-    """Load and validate a user panel in the replicate schema (InputError on bad input)."""
-    from robocarbon.empirics.data import load_panel
+def planned_outputs(args):
+    from .cli import Outputs
+
+    plan = Outputs()
+    plan.folder(args.out, replace=True)
+    return plan
+
+
+def load_user_panel(path: str, **reader):
+    """Load and validate a user panel in the replicate schema (InputError on bad input);
+    ``reader``: the options of :func:`robocarbon.empirics.data.read_table`."""
+    from robocarbon.empirics.data import check_integer_periods, check_numeric_columns, load_panel
     from robocarbon.empirics.errors import InputError
 
     from .report import REQUIRED
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError("no such file", file=str(path))
-    df = load_panel(p, entity="city", time="year", columns=[c for c in REQUIRED if c not in ("city", "year")])
+    df = load_panel(p, entity="city", time="year", columns=[c for c in REQUIRED if c not in ("city", "year")],
+                    **reader)
     if len(df) == 0:
         raise InputError("the panel has no rows", file=str(path))
     from .report import CONTROLS
 
     present = [c for c in CONTROLS if c in df.columns]
     if present:
-        load_panel(p, columns=present)  # numeric check of the controls that are there
+        check_numeric_columns(df, present, file=str(path))  # the controls that are there
+    if "adopt_year" in df.columns:
+        check_integer_periods(df, "adopt_year", file=str(path))
     if df["city"].nunique() < 2:
         raise InputError("need at least two cities (clusters)", file=str(path), column="city")
     return df
@@ -99,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
         unknown = [x for x in only if x not in known]
         if unknown:
             raise InputError(f"--sections: unknown section(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    panel = load_user_panel(args.data) if args.data else None
+    from robocarbon.reports.cli_common import print_dropped, reader_options
+
+    panel = load_user_panel(args.data, **reader_options(args)) if args.data else None
+    if panel is not None:
+        print_dropped(panel)
     out, sections = build_report(
         args.out, panel=panel, data_path=args.data, seed=args.seed, sims=args.sims, jobs=args.jobs,
         bootstrap=args.bootstrap, only=only,
@@ -110,4 +131,11 @@ def run(args: argparse.Namespace) -> int:
     for s in sections:
         if s.status != "ok":
             print(f"  {s.id}: {s.status}: {s.reason}", file=sys.stderr)
+    # a section skipped for want of data columns is stated in the report (exit 0); a section
+    # whose computation failed is an error
+    failed = [s.id for s in sections if s.status == "failed"]
+    if failed:
+        print(f"error: {len(failed)} requested section(s) not computed: {', '.join(failed)} (the "
+              f"report in {out} says why)", file=sys.stderr)
+        return 2
     return 0

@@ -6,10 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from robocarbon.empirics.data import read_table
 from robocarbon.empirics.errors import InputError
-from robocarbon.empirics.provenance import write_json_atomic, write_manifest
-from robocarbon.empirics.shiftshare import METHODS, shiftshare
 
 NAME = "shiftshare"
 HELP = "shift-share diagnostics: Rotemberg weights (GPSS 2020) and AKM/AKM0 intervals (AKM 2019)"
@@ -21,11 +18,28 @@ DESCRIPTION = (
 )
 
 
+INPUTS = ("data", "shares")
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.provenance import manifest_path
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    if args.json:
+        plan.file(args.json)
+        plan.file(manifest_path(args.json))
+    return plan
+
+
 def _cols(s: str | None) -> list[str]:
     return [c.strip() for c in s.split(",") if c.strip()] if s else []
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from robocarbon.empirics.shiftshare import METHODS
+
     p.add_argument("--data", required=True, help="region-level data file")
     p.add_argument("--shares", required=True, help="long share table (csv, csv.gz, parquet)")
     p.add_argument("--y", required=True, help="outcome column")
@@ -48,12 +62,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cov-type", default="akm", choices=list(METHODS), dest="cov_type")
     p.add_argument("--top", type=int, default=5, help="rows of the top-industries table")
     p.add_argument("--json", default=None, help="write the Result (with diagnostics) as JSON")
+    from robocarbon.reports.cli_common import add_reader_arguments
+
+    add_reader_arguments(p, what="--data and --shares")
 
 
 def run(args: argparse.Namespace) -> int:
+    from robocarbon.empirics.data import read_table
+    from robocarbon.empirics.provenance import write_json_atomic, write_manifest
+    from robocarbon.empirics.shiftshare import METHODS, shiftshare
+
     t0 = time.perf_counter()
-    data = read_table(args.data)
-    shares = read_table(args.shares)
+    from robocarbon.reports.cli_common import print_dropped, reader_options
+
+    data = read_table(args.data, **reader_options(args))
+    shares = read_table(args.shares, **reader_options(args))
     if not 0 < args.alpha < 1:
         raise InputError(f"--alpha must be in (0, 1), got {args.alpha}")
     res = shiftshare(
@@ -64,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         cov_type=args.cov_type, top=args.top, file=args.shares,
     )
     d = res.diagnostics
+    print_dropped(data, shares, d.get("dropped"))
     est = "2SLS" if args.instrument else "OLS"
     print(f"{est} of {args.y} on {args.x}: {res.params[0]:.7f}  (n = {res.nobs}, sectors = {d['n_sectors']})")
     if d["first_stage"] is not None:
@@ -83,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{str(row['sector']):<20}{row['alpha']:>10.4f}{row['g']:>12.4f}{row['beta']:>10.4f}")
     if args.json:
         write_json_atomic(args.json, res.to_dict())
-        write_manifest(Path(args.json).resolve().parent,
+        write_manifest(for_file=args.json,
                        config={k: v for k, v in vars(args).items() if not k.startswith("_")},
                        inputs=[args.data, args.shares], wall_time=time.perf_counter() - t0)
     return 0

@@ -22,11 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from robocarbon.empirics.errors import InputError
-from robocarbon.empirics.provenance import atomic_path, write_json_atomic, write_manifest
-from robocarbon.simulate.design import get_design, list_designs
 
 NAME = "simulate"
 HELP = "draw a synthetic city panel (with its true estimands) from a design"
@@ -70,6 +66,26 @@ def parse_settings(settings: list[str]) -> dict:
     return out
 
 
+_PANEL_SUFFIXES = (".csv", ".parquet", ".pq", "")
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.provenance import manifest_path
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    if args.out and not args.list and not args.calibrate:
+        out = Path(args.out)
+        if out.suffix.lower() not in _PANEL_SUFFIXES:
+            raise InputError(f"unknown output format {out.suffix!r}; use .parquet or .csv",
+                             file=str(out))
+        plan.file(out)
+        plan.file(truth_path(out))
+        plan.file(manifest_path(out))
+    return plan
+
+
 def truth_path(out: Path) -> Path:
     """``panel.parquet`` -> ``panel.truth.json``."""
     return out.with_name(out.stem + ".truth.json") if out.suffix else out.with_name(out.name + ".truth.json")
@@ -77,11 +93,13 @@ def truth_path(out: Path) -> Path:
 
 def write_panel(panel, out: Path) -> None:
     """Write the panel atomically; Parquet without timestamps or index, so bytes are stable."""
+    from robocarbon.empirics.provenance import atomic_path
+
     suffix = out.suffix.lower()
     with atomic_path(out) as tmp:
         if suffix == ".csv":
             panel.to_csv(tmp, index=False, float_format="%.17g", lineterminator="\n")
-        elif suffix in (".parquet", ".pq", ""):
+        elif suffix in _PANEL_SUFFIXES:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
@@ -94,6 +112,8 @@ def write_panel(panel, out: Path) -> None:
 
 
 def _print_list(stream=None) -> None:
+    from robocarbon.simulate.design import list_designs
+
     stream = sys.stdout if stream is None else stream
     for name, desc, table in list_designs():
         print(f"{name}: {desc}", file=stream)
@@ -110,6 +130,11 @@ def _print_list(stream=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from robocarbon.empirics.provenance import write_json_atomic, write_manifest
+    from robocarbon.simulate.design import get_design
+
     if args.list:
         _print_list()
         return 0
@@ -142,9 +167,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_json_atomic(tpath, record)
     except BaseException:
-        out.unlink(missing_ok=True)
+        from robocarbon.empirics.outputs import remove_own_file
+
+        remove_own_file(out)  # the panel just written (ours, unchanged); never a user's file
         raise
-    write_manifest(out.parent, seed=args.seed, config={"design": design.name, **record["params"]},
+    write_manifest(for_file=out, seed=args.seed, config={"design": design.name, **record["params"]},
                    wall_time=time.perf_counter() - t0, outputs=[out.name, tpath.name])
     print(f"wrote {out} ({draw.panel.shape[0]} rows) and {tpath}")
     return 0

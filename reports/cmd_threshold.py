@@ -7,9 +7,6 @@ import time as _time
 from pathlib import Path
 
 from robocarbon.empirics.errors import InputError
-from robocarbon.empirics.provenance import file_sha256, write_json_atomic, write_manifest
-from robocarbon.empirics.result import Result
-from robocarbon.empirics.threshold import threshold
 
 NAME = "threshold"
 HELP = "Hansen (1999) panel threshold models: 1-3 thresholds, bootstrap F tests, LR intervals"
@@ -20,6 +17,39 @@ DESCRIPTION = (
     "k+1 regimes (fixed-regressor entity-residual bootstrap); LR confidence intervals; "
     "entity-clustered SEs for the slopes. Unbalanced panels are handled exactly."
 )
+
+
+INPUTS = ("data",)
+
+
+def _plot_paths(plot) -> list[Path]:
+    if not plot:
+        return []
+    from robocarbon.reports.figures_threshold import output_paths
+
+    return output_paths(plot)
+
+
+def _primary_output(args) -> Path | None:
+    if args.json:
+        return Path(args.json)
+    paths = _plot_paths(args.plot)
+    return paths[0] if paths else None
+
+
+def planned_outputs(args):
+    from robocarbon.empirics.provenance import manifest_path
+
+    from .cli import Outputs
+
+    plan = Outputs()
+    plan.file(args.json)
+    for p in _plot_paths(args.plot):
+        plan.file(p)
+    primary = _primary_output(args)
+    if primary is not None:
+        plan.file(manifest_path(primary))
+    return plan
 
 
 def add_arguments(parser) -> None:
@@ -44,9 +74,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the LR intervals")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--plot", default=None, help="write the LR plot (PATH.png and PATH.svg)")
+    from robocarbon.reports.cli_common import add_reader_arguments
+
+    add_reader_arguments(parser)
 
 
-def summary(res: Result) -> dict:
+def summary(res) -> dict:
     """The JSON of the command: thresholds and intervals, RSS of each model, F tests with
     bootstrap p-values and critical values, regime slopes with SEs, and the full Result."""
     dg = res.diagnostics
@@ -83,7 +116,7 @@ def summary(res: Result) -> dict:
     }
 
 
-def _print(res: Result, out=None) -> None:
+def _print(res, out=None) -> None:
     out = sys.stdout if out is None else out  # looked up at call time (pytest swaps it)
     dg = res.diagnostics
     print(f"Hansen panel threshold model: {res.nobs} obs, {dg['n_entities']} entities, "
@@ -102,6 +135,9 @@ def _print(res: Result, out=None) -> None:
 
 
 def run(args) -> int:
+    from robocarbon.empirics.provenance import file_sha256, write_json_atomic, write_manifest
+    from robocarbon.empirics.threshold import threshold
+
     t0 = _time.time()
     from robocarbon.empirics.data import load_panel
 
@@ -109,10 +145,10 @@ def run(args) -> int:
     args.regime = [c for a in args.regime for c in a.split(",") if c]
     args.x = [c for a in args.x for c in a.split(",") if c]
     cols = [args.y, *args.regime, args.q, *args.x]
-    df = load_panel(args.data, columns=cols)
-    for c in (args.entity, args.time):
-        if c not in df.columns:
-            raise InputError("no such column", file=args.data, column=c)
+    from robocarbon.reports.cli_common import print_dropped, reader_options
+
+    df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols,
+                    integer_time=False, **reader_options(args))
     res = threshold(
         df, args.y, args.regime, args.q, args.entity, args.time, args.x,
         time_effects=args.time_effects, n_thresholds=args.n_thresholds,
@@ -121,6 +157,7 @@ def run(args) -> int:
         progress=sys.stderr.isatty(),
     )
     _print(res)
+    print_dropped(df, res)
     outputs = []
     if args.plot:
         from robocarbon.reports.figures_threshold import plot_lr
@@ -132,7 +169,8 @@ def run(args) -> int:
                              "seed": args.seed, "command": sys.argv}
         outputs.append(write_json_atomic(args.json, out))
     config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    for folder in sorted({Path(p).parent for p in outputs}):
-        write_manifest(folder, seed=args.seed, config=config, inputs=[args.data],
-                       wall_time=_time.time() - t0, outputs=[str(p) for p in outputs])
+    if outputs:
+        write_manifest(for_file=_primary_output(args), seed=args.seed, config=config,
+                       inputs=[args.data], wall_time=_time.time() - t0,
+                       outputs=[str(p) for p in outputs])
     return 0

@@ -60,16 +60,21 @@ def lr_figure(result: Result | Mapping[str, Any]):
     return fig
 
 
+def output_paths(path: str | os.PathLike) -> list[Path]:
+    """The files :func:`plot_lr` writes for ``path``: ``<stem>.png`` and ``<stem>.svg``."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix.lower() in (".png", ".svg") else path
+    return [stem.with_name(stem.name + "." + fmt) for fmt in ("png", "svg")]
+
+
 def plot_lr(result: Result | Mapping[str, Any], path: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
     """Write the LR plot as ``<stem>.png`` and ``<stem>.svg`` (``path`` may end in .png, .svg or
     have no suffix); each file atomically. Returns the paths written."""
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix.lower() in (".png", ".svg") else path
     fig = lr_figure(result)
     written = []
     try:
-        for fmt in ("png", "svg"):
-            target = stem.with_name(stem.name + "." + fmt)
+        for target in output_paths(path):
+            fmt = target.suffix[1:]
             with atomic_path(target) as tmp:
                 fig.savefig(tmp, format=fmt, dpi=dpi)
             written.append(target)

@@ -66,16 +66,16 @@ def test_input_errors_name_column_and_rows():
     bad.loc[3, "g"] = 4  # adoption varies within entity 0
     with pytest.raises(InputError) as ei:
         twfe_did(bad, **KW)
-    assert ei.value.column == "g" and 4 in ei.value.rows
+    assert ei.value.column == "g" and 5 in ei.value.rows  # index 3 = spreadsheet row 5
     dup = pd.concat([df, df.iloc[[5]]], ignore_index=True)
     with pytest.raises(InputError, match="duplicate") as ei:
         twfe_did(dup, **KW)
-    assert ei.value.rows == [len(dup)]
+    assert ei.value.rows == [len(dup) + 1]  # the last row; the header is row 1
     txt = df.astype({"y": object})
     txt.loc[2, "y"] = "n/a"
     with pytest.raises(InputError, match="non-numeric") as ei:
         twfe_did(txt, **KW)
-    assert ei.value.rows == [3]
+    assert ei.value.rows == [4]
 
 
 def test_missing_outcomes_are_dropped_and_counted():
@@ -159,7 +159,9 @@ def test_cli_json_contract_and_plots(tmp_path):
         "Earlier vs Later Treated", "Later vs Earlier Treated", "Treated vs Untreated", "Later vs Always Treated"}
     assert d["event"]["pretrend"]["df"] >= 1
     assert png.stat().st_size > 1000
-    assert (tmp_path / "out" / "manifest.json").exists()
+    # the run's manifest is named after its primary output, never a shared manifest.json
+    assert (tmp_path / "out" / "did.manifest.json").exists()
+    assert not (tmp_path / "out" / "manifest.json").exists()
     svg = tmp_path / "b.svg"
     assert main(["did", "--data", str(path), "--y", "y", "--entity", "id", "--time", "t", "--adopt", "g",
                  "--method", "bacon", "--plot", str(svg)]) == 0

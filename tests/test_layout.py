@@ -66,3 +66,18 @@ def test_required_layout():
     for name in ("pyproject.toml", "README.md", ".ci/run", "theory", "simulate", "empirics",
                  "reports", "tests", "benchmarks"):
         assert (ROOT / name).exists(), name
+
+
+def test_every_package_folder_is_installed():
+    """A subpackage missing from pyproject's package list works in the editable checkout and
+    vanishes from a wheel: every folder with an __init__.py must be listed."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = set()
+    for layer in LAYERS:
+        for init in (ROOT / layer).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / layer).parts
+            found.add(".".join(("robocarbon", layer, *rel)))
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"

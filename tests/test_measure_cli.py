@@ -21,7 +21,7 @@ def test_build_panel_command(tmp_path, capsys):
                  "--years", "2007-2010"]) == 0
     p = pd.read_parquet(out)
     assert set(p.year) == {2007, 2008, 2009, 2010} and len(p) == 24
-    assert (tmp_path / "out" / "manifest.json").exists()
+    assert (tmp_path / "out" / "panel.manifest.json").exists()
     assert (tmp_path / "out" / "panel.dropped.csv").exists()
     assert "panel: 24 rows" in capsys.readouterr().out
     # bad input: exit 2, message, no output
@@ -47,7 +47,7 @@ def test_ceads_command(tmp_path, capsys):
     assert doc["unit"] == "Mt CO2" and len(doc["records"]) == 2
     rec = {r["year"]: r for r in doc["records"]}
     assert rec[2019]["industrial_co2"] == pytest.approx(M2[1:41, 21].sum(), rel=1e-12)
-    assert (tmp_path / "o" / "manifest.json").exists()
+    assert (tmp_path / "o" / "ceads.manifest.json").exists()
     bad, _ = _sheet("early", 7, total_label="Sum")
     _write_workbook(folder / "Emission_Inventories_for_30_Provinces_2011.xlsx", {"Beijing2011": bad})
     js2 = tmp_path / "o2" / "c.json"

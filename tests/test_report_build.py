@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from report_build_helper import SMALL_BOOTSTRAP, built_report
+from robocarbon.empirics.outputs import LEDGER
 from robocarbon.reports.cli import main
 from robocarbon.reports.tables import load_published
 
@@ -36,7 +37,7 @@ def test_default_build_writes_every_output():
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert man["seed"] == 11 and man["config"]["sims"] == 4
     listed = set(man["outputs"])
-    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {"manifest.json", LEDGER}
     assert listed == on_disk
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")], "temporary folder left"
 

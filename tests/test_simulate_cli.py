@@ -31,7 +31,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert rec["params"]["lag_weights"] == [1.0, 0.5] and rec["seed"] == 9
     assert rec["changed"] == ["lag_weights", "n_cities"]
     assert rec["truth"]["robot_lag1"] < 0
-    assert (tmp_path / "a" / "manifest.json").exists()
+    assert (tmp_path / "a" / "panel.manifest.json").exists()
     # the file round-trips to the draw
     from robocarbon.simulate.design import get_design
 

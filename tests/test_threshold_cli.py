@@ -59,7 +59,8 @@ def test_cli_writes_json_plot_and_manifest(tmp_path):
     assert js["thresholds"][1] == pytest.approx(0.6, abs=0.15)
     assert (tmp_path / "out" / "lr.png").stat().st_size > 1000
     assert "<svg" in (tmp_path / "out" / "lr.svg").read_text()[:500]
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["seed"] == 3
+    # the run's manifest is named after its primary output (never a shared manifest.json)
+    assert json.loads((tmp_path / "out" / "th.manifest.json").read_text())["seed"] == 3
 
 
 def test_cli_bad_column_exits_2_without_output(tmp_path, capsys):
