@@ -900,13 +900,13 @@ def _per_threshold(v, k: int, name: str, cast):
 
 def threshold(
     data: pd.DataFrame,
+    *,
     y: str,
     regime: str | Sequence[str],
     q: str,
     entity: str,
     time: str,
     controls: Sequence[str] = (),
-    *,
     time_effects: bool = False,
     n_thresholds: int = 1,
     trim: float | Sequence[float] = 0.01,

@@ -40,7 +40,7 @@ from robocarbon.empirics.errors import InputError
 # the order in which subcommands are listed in --help (others follow alphabetically)
 _ORDER = (
     "replicate", "theory", "estimate", "did", "threshold", "build-panel", "ceads", "shiftshare",
-    "simulate", "diagnose",
+    "simulate", "diagnose", "sensitivity",
 )
 #: at most this many files of an input folder are registered as inputs (outputs may not hit them)
 _MAX_INPUT_FILES = 100_000

@@ -150,7 +150,8 @@ def run(args) -> int:
     df = load_panel(args.data, entity=args.entity, time=args.time, columns=cols,
                     integer_time=False, **reader_options(args))
     res = threshold(
-        df, args.y, args.regime, args.q, args.entity, args.time, args.x,
+        df, y=args.y, regime=args.regime, q=args.q, entity=args.entity, time=args.time,
+        controls=args.x,
         time_effects=args.time_effects, n_thresholds=args.n_thresholds,
         trim=args.trim, grid=None if args.exact else args.grid, exact=args.exact,
         bootstrap=args.bootstrap, seed=args.seed, level=args.level, file=args.data,

@@ -321,3 +321,22 @@ def test_adoption_and_lag_horizons(tmp_path):
     with pytest.raises(InputError, match="whole number"):
         check_horizon(1.5)
     assert check_horizon(-2, good_panel(), "year") == -2
+
+
+def test_estimator_errors_use_spreadsheet_rows(tmp_path):
+    """A bad weight or a log of a non-positive value is named by the row a spreadsheet shows."""
+    import pandas as pd
+
+    from robocarbon.empirics import fe
+    from robocarbon.empirics.data import load_panel
+    from robocarbon.empirics.errors import InputError
+
+    df = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0, 5.0], "x": [1.0, 2.0, -1.0, 4.0, 2.0],
+                       "w": [1.0, 1.0, 1.0, -2.0, 1.0]})
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    data = load_panel(path)
+    with pytest.raises(InputError, match=r"row 5\b"):  # 4th data row -> spreadsheet row 5
+        fe.fit("y ~ x", data, weights="w", vcov="hc1")
+    with pytest.raises(InputError, match=r"row 4\b"):  # log(-1) in the 3rd data row
+        fe.fit("y ~ log(x)", data, vcov="hc1")

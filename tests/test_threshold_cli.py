@@ -79,18 +79,18 @@ def test_duplicates_and_bad_options_raise():
     df = _panel(3)
     dup = pd.concat([df, df.iloc[:1]])
     with pytest.raises(InputError, match="duplicate"):
-        threshold(dup, "y", "x", "q", "city", "year", bootstrap=0)
+        threshold(dup, y="y", regime="x", q="q", entity="city", time="year", bootstrap=0)
     with pytest.raises(InputError, match="n-thresholds"):
-        threshold(df, "y", "x", "q", "city", "year", n_thresholds=4, bootstrap=0)
+        threshold(df, y="y", regime="x", q="q", entity="city", time="year", n_thresholds=4, bootstrap=0)
     with pytest.raises(InputError, match="trim"):
-        threshold(df, "y", "x", "q", "city", "year", trim=0.6, bootstrap=0)
+        threshold(df, y="y", regime="x", q="q", entity="city", time="year", trim=0.6, bootstrap=0)
     with pytest.raises(InputError, match="collinear"):
-        threshold(df.assign(w2=2 * df["w"]), "y", "x", "q", "city", "year", ["w", "w2"], bootstrap=0)
+        threshold(df.assign(w2=2 * df["w"]), y="y", regime="x", q="q", entity="city", time="year", controls=["w", "w2"], bootstrap=0)
 
 
 def test_triple_threshold_and_refinement_unbalanced():
     df = _panel(4, N=80, T=10, gammas=(-0.8, 0.0, 0.8), slopes=(0.0, 1.5, 3.0, 4.5), unbalanced=True)
-    res = threshold(df, "y", "x", "q", "city", "year", ["w"], time_effects=True, n_thresholds=3,
+    res = threshold(df, y="y", regime="x", q="q", entity="city", time="year", controls=["w"], time_effects=True, n_thresholds=3,
                     trim=[0.05, 0.05, 0.05], grid=200, bootstrap=[19, 19, 19], seed=5)
     dg = res.diagnostics
     assert not dg["balanced"]

@@ -61,8 +61,7 @@ def _profile(res, which=0):
 
 def test_xthreg_reference_command(data, ref):
     """xthreg i q1 q2 q3 d1 qd1, rx(c1) qx(d1) thnum(1) trim(0.01) grid(400) bs(300)."""
-    res = threshold(
-        data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, grid=400, bootstrap=300, seed=12345
+    res = threshold(data, y="i", regime=["c1"], q="d1", entity="id", time="year", controls=CONTROLS, trim=0.01, grid=400, bootstrap=300, seed=12345
     )
     dg = res.diagnostics
     direct = _Direct(data)
@@ -111,13 +110,13 @@ def test_xthreg_reference_command(data, ref):
     for j in np.linspace(0, gam.size - 1, 6).astype(int):
         assert prof[j] == pytest.approx(direct.rss([gam[j]]), rel=1e-10)
     # reproducible with the same seed
-    again = threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, grid=400, bootstrap=300, seed=12345)
+    again = threshold(data, y="i", regime=["c1"], q="d1", entity="id", time="year", controls=CONTROLS, trim=0.01, grid=400, bootstrap=300, seed=12345)
     assert again.diagnostics["tests"][0]["p_value"] == test["p_value"]
 
 
 @pytest.fixture(scope="module")
 def exact(data):
-    return threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, exact=True, bootstrap=0)
+    return threshold(data, y="i", regime=["c1"], q="d1", entity="id", time="year", controls=CONTROLS, trim=0.01, exact=True, bootstrap=0)
 
 
 def test_exact_search_unique_minimiser(data, ref, exact):
@@ -140,7 +139,7 @@ def test_exact_search_unique_minimiser(data, ref, exact):
     assert rss.min() >= smin * (1.0 - 1e-10)
     assert gam[subset][np.argmin(rss)] == g
     # Hansen's 400-quantile grid contains the exact minimiser, so the grid search lands on it
-    on_grid = threshold(data, "i", ["c1"], "d1", "id", "year", CONTROLS, trim=0.01, grid=400, bootstrap=0)
+    on_grid = threshold(data, y="i", regime=["c1"], q="d1", entity="id", time="year", controls=CONTROLS, trim=0.01, grid=400, bootstrap=0)
     assert on_grid.diagnostics["thresholds"][0] == g
     assert on_grid.diagnostics["candidates"] == 392  # 393 quantiles, one lost to a tie
     # published: Hansen (1999) places the first threshold in leverage near 0.016

@@ -159,7 +159,7 @@ class _Evaluator:
             if bad.any():
                 raise InputError(
                     "non-positive values where a log is taken", file=self.file, column=f.var,
-                    rows=(np.flatnonzero(bad) + 1).tolist(),
+                    rows=_data.file_rows(self.df, bad),
                 )
             return [np.log(np.where(bad, np.nan, v))], [f.name]
         if f.kind in ("lag", "diff"):
@@ -303,7 +303,7 @@ def build_frame(
         note(wname, w)
         neg = valid & (w <= 0)
         if neg.any():
-            raise InputError("weights must be positive", file=file, column=wname, rows=(np.flatnonzero(neg) + 1).tolist())
+            raise InputError("weights must be positive", file=file, column=wname, rows=_data.file_rows(df, neg))
 
     dropped: dict = {}
     if missing:

@@ -497,7 +497,8 @@ def thresholds(panel: pd.DataFrame, *, bootstrap: int = 299, seed: Any = None) -
         if col is None:
             missing.append(f"{label}: none of the columns {', '.join(cols)} in the panel")
             continue
-        res = thr.threshold(panel, S.OUTCOME, S.TREATMENT, col, S.ENTITY, S.TIME, controls=ctrl,
+        res = thr.threshold(panel, y=S.OUTCOME, regime=S.TREATMENT, q=col, entity=S.ENTITY, time=S.TIME,
+                            controls=ctrl,
                             time_effects=True, n_thresholds=1, trim=S.THRESHOLD_TRIM, grid=S.THRESHOLD_GRID,
                             bootstrap=bootstrap, seed=int(st.generate_state(1)[0]))
         models.append(Model(label, res, "robot_regime2", {"col": col, "key": key}))
