@@ -218,6 +218,17 @@ def _refuse(message: str, path: Path | str) -> InputError:
     return InputError(message, file=str(path))
 
 
+def _check_creatable(folder: Path, what: str, path) -> None:
+    """The nearest existing ancestor of ``folder`` must be a writable folder."""
+    anc = folder
+    while not anc.exists() and anc.parent != anc:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise _refuse(f"cannot create the {what}: {anc} is a file, not a folder", path)
+    if not os.access(anc, os.W_OK):
+        raise _refuse(f"cannot write the {what}: folder {anc} is not writable", path)
+
+
 def check_file(path: str | os.PathLike, *, what: str = "output") -> Path:
     """Raise :class:`InputError` unless ``path`` may be written now under the current policy.
 
@@ -230,13 +241,7 @@ def check_file(path: str | os.PathLike, *, what: str = "output") -> Path:
                       "its own input (choose another path)", path)
     if p.is_dir():
         raise _refuse(f"the {what} path is a folder; give a file name", path)
-    anc = p.parent
-    while not anc.exists() and anc.parent != anc:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise _refuse(f"cannot create the {what}: {anc} is a file, not a folder", path)
-    if not os.access(anc, os.W_OK):
-        raise _refuse(f"cannot write the {what}: folder {anc} is not writable", path)
+    _check_creatable(p.parent, what, path)
     if p.exists() and not pol.force and not is_ours(p):
         raise _refuse(f"the {what} file exists and robocarbon did not write it (or it was changed "
                       "since); use --force to overwrite it, or choose another path", path)
@@ -328,13 +333,7 @@ def check_folder(path: str | os.PathLike, *, replace: bool = True, what: str = "
     state = folder_state(p)
     if state == "file":
         raise _refuse(f"the {what} path is a file, not a folder", path)
-    anc = p
-    while not anc.exists() and anc.parent != anc:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise _refuse(f"cannot create the {what}: {anc} is a file, not a folder", path)
-    if not os.access(anc, os.W_OK):
-        raise _refuse(f"cannot write the {what}: {anc} is not writable", path)
+    _check_creatable(p, what, path)
     if state in ("absent", "empty", "ours") or pol.force:
         return p
     if state == "ours-modified" and not replace:

@@ -63,6 +63,20 @@ class Outputs:
             self.folders.append((Path(path), replace))
 
 
+def file_outputs(*paths) -> Outputs:
+    """The plan of a command that writes single files: ``paths`` (``None`` entries skipped) and,
+    when there are any, the run's manifest named after the first of them."""
+    from robocarbon.empirics.provenance import manifest_path
+
+    plan = Outputs()
+    given = [Path(p) for p in paths if p]
+    for p in given:
+        plan.file(p)
+    if given:
+        plan.file(manifest_path(given[0]))
+    return plan
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the project's error format: ``error: ...`` first, exit status 2."""
 

@@ -26,16 +26,9 @@ def _primary_output(args):
 
 
 def planned_outputs(args):
-    from robocarbon.empirics.provenance import manifest_path
+    from .cli import file_outputs
 
-    from .cli import Outputs
-
-    plan = Outputs()
-    plan.file(args.json)
-    plan.file(args.csv)
-    if _primary_output(args):
-        plan.file(manifest_path(_primary_output(args)))
-    return plan
+    return file_outputs(args.json, args.csv)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -34,25 +34,13 @@ def _plot_paths(plot) -> list[Path]:
 
 
 def _primary_output(args) -> Path | None:
-    if args.json:
-        return Path(args.json)
-    paths = _plot_paths(args.plot)
-    return paths[0] if paths else None
+    return planned_outputs(args).files[0] if (args.json or args.plot) else None
 
 
 def planned_outputs(args):
-    from robocarbon.empirics.provenance import manifest_path
+    from .cli import file_outputs
 
-    from .cli import Outputs
-
-    plan = Outputs()
-    plan.file(args.json)
-    for p in _plot_paths(args.plot):
-        plan.file(p)
-    primary = _primary_output(args)
-    if primary is not None:
-        plan.file(manifest_path(primary))
-    return plan
+    return file_outputs(args.json, *_plot_paths(args.plot))
 
 
 def add_arguments(parser) -> None:

@@ -402,18 +402,9 @@ def _primary_output(args) -> Path | None:
 
 
 def planned_outputs(args):
-    from robocarbon.empirics.provenance import manifest_path
+    from .cli import file_outputs
 
-    from .cli import Outputs
-
-    plan = Outputs()
-    plan.file(args.json)
-    for p in _plot_paths(args):
-        plan.file(p)
-    primary = _primary_output(args)
-    if primary is not None:
-        plan.file(manifest_path(primary))
-    return plan
+    return file_outputs(args.json, *_plot_paths(args))
 
 
 def _check_flags(args) -> None:

@@ -22,15 +22,9 @@ INPUTS = ("data", "shares")
 
 
 def planned_outputs(args):
-    from robocarbon.empirics.provenance import manifest_path
+    from .cli import file_outputs
 
-    from .cli import Outputs
-
-    plan = Outputs()
-    if args.json:
-        plan.file(args.json)
-        plan.file(manifest_path(args.json))
-    return plan
+    return file_outputs(args.json)
 
 
 def _cols(s: str | None) -> list[str]:

@@ -51,7 +51,7 @@ def _estimate(panel_csv: Path, *extra: str) -> int:
 
 
 # ---------------------------------------------------------------------------- replicate --out
-REPLICATE = ["replicate", "--sections", "theory", "--no-progress"]
+REPLICATE = ["replicate", "--sections", "table1", "--no-progress"]
 
 
 def test_replicate_refuses_a_users_folder_and_leaves_every_file(tmp_path, capsys):
