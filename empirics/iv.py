@@ -149,9 +149,14 @@ def fit_frame(frame: ModelFrame, f: Formula, *, vcov, ssc, collinear, method, sp
     if K == 1:
         try:
             se_b = math.sqrt(max(V[-1, -1], 0.0))  # the endogenous term
+            # the same small-sample factor as the Wald SEs: scale and the G/(G-1) mode
+            from .core.covariance import small_sample
+
+            _, _, gmode = small_sample(ssc, vcov, n=n, k=R.shape[1], fe=fed, has_fe=has_fe)
             diagnostics["anderson_rubin"] = weakiv.anderson_rubin_set(
                 yt, Et[:, 0], Zt, vcov=vcov, clusters=clusters, scale=info["scale"],
-                df_resid=df, center=float(beta[-1]), width=max(se_b, 1e-8),
+                g_adjust=gmode, convention=f"ssc={ssc}", df_resid=df,
+                center=float(beta[-1]), width=max(se_b, 1e-8),
             )
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:  # degenerate data
             diagnostics["anderson_rubin"] = {"error": str(exc)}

@@ -13,9 +13,10 @@ Schaffer, Stillman and Kleibergen were read for the conventions):
   identification), robust to heteroskedasticity or clustering;
 - Stock and Yogo (2005) critical values, read from ``stock_yogo_2005.csv`` beside this module;
 - Hansen (1982) J / Sargan (1958) over-identification statistics;
-- the Anderson and Rubin (1949) confidence set for one endogenous regressor, by the analytic
-  quadratic inequality (one instrument) or by test inversion over a grid (several), reporting
-  bounded intervals, unions of rays, the whole line or the empty set.
+- the Anderson and Rubin (1949) confidence set for one endogenous regressor, with the Wald SEs'
+  small-sample factor, by the analytic quadratic inequality (one instrument) or by vectorised
+  evaluation on a grid and brentq root-finding (several), reporting the union of intervals
+  (bounded intervals, rays, the whole line or the empty set).
 """
 
 from __future__ import annotations
@@ -42,18 +43,30 @@ def _cluster_sum(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return S
 
 
-def score_outer(scores: np.ndarray, vcov: str, clusters) -> np.ndarray:
-    """sum_i s_i s_i' (hc1/unadjusted) or sum_g s_g s_g' (one-way), or the CGM two-way sum."""
+def score_outer(scores: np.ndarray, vcov: str, clusters, g_adjust: str = "none") -> np.ndarray:
+    """sum_i s_i s_i' (hc1/unadjusted) or sum_g s_g s_g' (one-way), or the CGM two-way sum.
+
+    ``g_adjust`` applies the cluster-count factors exactly as ``core.covariance.cluster_vcov``:
+    ``"none"`` (raw sums), ``"each"`` (each meat times its own G/(G-1)) or ``"min"`` (the whole
+    times Gmin/(Gmin-1), Gmin over the clustering dimensions)."""
     if vcov == "cluster" and clusters:
         if len(clusters) == 1:
-            S = _cluster_sum(scores, clusters[0])
-            return S.T @ S
-        a, b = clusters[0], clusters[1]
-        ab = np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)[1].ravel()
+            parts = [(clusters[0], 1.0)]
+        else:
+            a, b = clusters[0], clusters[1]
+            ab = np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)[1].ravel()
+            parts = [(a, 1.0), (b, 1.0), (ab, -1.0)]
         out = np.zeros((scores.shape[1], scores.shape[1]))
-        for codes, sgn in ((a, 1.0), (b, 1.0), (ab, -1.0)):
+        Gs = []
+        for codes, sgn in parts:
             S = _cluster_sum(scores, codes)
-            out += sgn * (S.T @ S)
+            G = S.shape[0]
+            Gs.append(G)
+            f = G / (G - 1) if (g_adjust == "each" and G > 1) else 1.0
+            out += sgn * f * (S.T @ S)
+        if g_adjust == "min":
+            g = min(Gs[: len(clusters)])
+            out *= g / (g - 1)
         return out
     return scores.T @ scores
 
@@ -207,6 +220,36 @@ def hansen_j(
 
 
 # ----------------------------------------------------------------------------- Anderson-Rubin
+_G_FACTOR = {"none": "", "each": " x G/(G-1) per clustering dimension",
+             "min": " x Gmin/(Gmin-1)"}
+
+
+def _fmt_set(intervals) -> str:
+    if not intervals:
+        return "empty"
+    parts = []
+    for lo, hi in intervals:
+        a = "(-inf" if lo is None else f"[{lo:.6g}"
+        b = "inf)" if hi is None else f"{hi:.6g}]"
+        parts.append(f"{a}, {b}")
+    return " U ".join(parts)
+
+
+def _set_type(intervals) -> str:
+    if not intervals:
+        return "empty"
+    rays = [iv for iv in intervals if iv[0] is None or iv[1] is None]
+    if intervals == [[None, None]]:
+        return "whole line"
+    if not rays:
+        return "bounded" if len(intervals) == 1 else "union of bounded intervals"
+    if len(intervals) == 1:
+        return "ray"
+    if len(intervals) == 2 and len(rays) == 2:
+        return "union of two rays"
+    return "unbounded"
+
+
 def anderson_rubin_set(
     y: np.ndarray,
     x: np.ndarray,
@@ -215,6 +258,8 @@ def anderson_rubin_set(
     vcov: str,
     clusters=(),
     scale: float = 1.0,
+    g_adjust: str = "none",
+    convention: str | None = None,
     df_resid: int | None = None,
     level: float = 0.95,
     center: float = 0.0,
@@ -224,19 +269,36 @@ def anderson_rubin_set(
 ) -> dict:
     r"""Anderson-Rubin confidence set for the coefficient of one endogenous regressor.
 
-    For each b0 the AR statistic tests gamma = 0 in the regression of y - b0 x on Z (exogenous
-    regressors and fixed effects already partialled out) with the chosen covariance (``scale`` the
-    small-sample factor): :math:`AR(b_0)=\gamma(b_0)'V(b_0)^{-1}\gamma(b_0)/L`, compared with
-    F(L, df_resid) (chi2(L)/L when ``df_resid`` is None). With one instrument the acceptance
-    region is a quadratic inequality solved exactly; otherwise the statistic is inverted over a
-    grid of ``grid_points`` values on center +- 50*width, widened while a set that is bounded
-    (decided by the analytic limit of the statistic as b0 -> +-inf) still touches the grid edge.
+    For each b0 the AR statistic is the Wald test of gamma = 0 in the regression of y - b0 x on Z
+    (exogenous regressors and fixed effects already partialled out), with the covariance of the
+    fitted model: :math:`AR(b_0)=\gamma(b_0)'V(b_0)^{-1}\gamma(b_0)`, compared with
+    L * F(L, df_resid) (chi2(L) when ``df_resid`` is None). Pass the small-sample factor of the
+    model's Wald SEs: ``scale`` ((n-1)/(n-K) clustered, n/(n-K) HC1, n/(n-K) unadjusted) and, for
+    clustering, ``g_adjust`` (``"each"``/``"min"``/``"none"``, as ``core.covariance``), so the
+    set inverts exactly the test the reported SEs imply (CR1: (G/(G-1))((n-1)/(n-K))).
 
-    Returns ``{"type", "intervals", "method", "level"}``; ``type`` is one of ``"bounded"``,
-    ``"union of two rays"``, ``"ray"``, ``"whole line"``, ``"empty"``, ``"unbounded"``;
-    ``intervals`` lists [low, high] pairs (None for -inf/+inf). ``method="grid"`` forces the
-    grid inversion also with one instrument (a cross-check of the analytic solution).
+    Notes
+    -----
+    With :math:`\pi_y,\pi_x` the coefficients of y and x on Z and :math:`\Omega` the covariance of
+    :math:`(\pi_y,\pi_x)` (one sandwich of the stacked scores :math:`[Z u_y, Z u_x]`),
+    :math:`\gamma(b)=\pi_y-b\pi_x` and :math:`V(b)=\Omega_{yy}-b(\Omega_{xy}+\Omega_{yx})+
+    b^2\Omega_{xx}` in closed form, so the statistic is evaluated for all b0 at once (a batched
+    L x L solve; one instrument: a ratio of two quadratics in b0). With one instrument the
+    acceptance region is a quadratic inequality solved exactly. Otherwise the statistic minus the
+    critical value is evaluated on a grid (``grid_points`` on center +- 50*width plus a
+    logarithmic tail grid out to 1e12*width) and every sign change is refined by
+    ``scipy.optimize.brentq``; the sign beyond the grid is the analytic limit
+    :math:`\pi_x'\Omega_{xx}^{-1}\pi_x` as b0 -> +-inf (a root beyond the grid is bracketed by
+    expanding outward). Intervals narrower than the grid spacing can be missed.
+
+    Returns ``{"type", "intervals", "set", "method", "level", "critical_value",
+    "small_sample"}``; ``type`` is one of ``"bounded"``, ``"union of bounded intervals"``,
+    ``"union of two rays"``, ``"ray"``, ``"whole line"``, ``"empty"``, ``"unbounded"`` (rays and
+    bounded pieces); ``intervals`` lists [low, high] pairs (None for -inf/+inf); ``set`` says it in
+    words. ``method="grid"`` forces the root-finding inversion also with one instrument.
     """
+    from scipy.optimize import brentq
+
     n, L = Z.shape
     ZZ = Z.T @ Z
     piy = np.linalg.solve(ZZ, Z.T @ y)
@@ -246,81 +308,103 @@ def anderson_rubin_set(
     crit = (stats.f.ppf(level, L, df_resid) * L) if df_resid else stats.chi2.ppf(level, L)
     ZZi = np.linalg.inv(ZZ)
 
-    def meats():
-        if vcov == "unadjusted":
-            Syy, Sxy, Sxx = ry @ ry / n * ZZ, rx @ ry / n * ZZ, rx @ rx / n * ZZ
-            return Syy, Sxy, Sxx
-        sy = Z * ry[:, None]
-        sx = Z * rx[:, None]
-        both = np.hstack([sy, sx])
-        M = score_outer(both, vcov, clusters)
-        return M[:L, :L], (M[L:, :L] + M[:L, L:].T) / 2, M[L:, L:]
-
-    Syy, Sxy, Sxx = meats()
+    if vcov == "unadjusted":
+        Syy, Sxy, Sxx = ry @ ry / n * ZZ, rx @ ry / n * ZZ, rx @ rx / n * ZZ
+    else:
+        M = score_outer(np.hstack([Z * ry[:, None], Z * rx[:, None]]), vcov, clusters,
+                        g_adjust=g_adjust if vcov == "cluster" else "none")
+        Syy, Sxy, Sxx = M[:L, :L], M[L:, :L], M[L:, L:]
     Vyy = scale * ZZi @ Syy @ ZZi
     Vxy = scale * ZZi @ Sxy @ ZZi
     Vxx = scale * ZZi @ Sxx @ ZZi
+    Vc = Vxy + Vxy.T
+    Vyy, Vxx, Vc = (Vyy + Vyy.T) / 2, (Vxx + Vxx.T) / 2, (Vc + Vc.T) / 2
 
-    def stat(b0):
-        g = piy - b0 * pix
-        Vb = Vyy - b0 * (Vxy + Vxy.T) + b0 * b0 * Vxx
-        return float(g @ np.linalg.solve(Vb, g))
+    def stat(b):
+        """AR(b) for an array (or scalar) b, vectorised."""
+        b = np.asarray(b, dtype=float)
+        bb = b.reshape(-1)
+        g = piy[None, :] - bb[:, None] * pix[None, :]
+        if L == 1:
+            v = Vyy[0, 0] - bb * Vc[0, 0] + bb * bb * Vxx[0, 0]
+            out = g[:, 0] ** 2 / v
+        else:
+            Vb = Vyy[None] - bb[:, None, None] * Vc[None] + (bb * bb)[:, None, None] * Vxx[None]
+            out = np.einsum("ij,ij->i", g, np.linalg.solve(Vb, g[:, :, None])[:, :, 0])
+        return out.reshape(b.shape)
 
-    out = {"level": level, "critical_value": float(crit)}
+    label = convention or ("CR1" if vcov == "cluster" else "HC1" if vcov == "hc1" else "iid")
+    factor = {"cluster": "(n-1)/(n-K)" + _G_FACTOR.get(g_adjust, ""), "hc1": "n/(n-K)",
+              "unadjusted": "n/(n-K)"}.get(vcov, "")
+    out = {"level": level, "critical_value": float(crit),
+           "small_sample": {"convention": label, "scale": float(scale),
+                            "g_adjust": g_adjust if vcov == "cluster" else "none",
+                            "factor": factor if scale != 1.0 or (vcov == "cluster" and g_adjust != "none")
+                            else "none"}}
+
+    def finish(intervals, meth, **extra):
+        out.update(type=_set_type(intervals), intervals=intervals, set=_fmt_set(intervals),
+                   method=meth, **extra)
+        return out
+
     if L == 1 and method != "grid":
         a2 = pix[0] ** 2 - crit * Vxx[0, 0]
-        a1 = -2 * piy[0] * pix[0] + 2 * crit * Vxy[0, 0]
+        a1 = -2 * piy[0] * pix[0] + crit * Vc[0, 0]
         a0 = piy[0] ** 2 - crit * Vyy[0, 0]
-        out["method"] = "analytic quadratic"
         disc = a1 * a1 - 4 * a2 * a0
+        meth = "analytic quadratic"
         if abs(a2) < 1e-14 * max(abs(a1), abs(a0), 1e-300):
             if abs(a1) < 1e-300:
-                out.update(type="whole line" if a0 <= 0 else "empty", intervals=[[None, None]] if a0 <= 0 else [])
-            else:
-                r = -a0 / a1
-                out.update(type="ray", intervals=[[None, r]] if a1 > 0 else [[r, None]])
-            return out
+                return finish([[None, None]] if a0 <= 0 else [], meth)
+            r = -a0 / a1
+            return finish([[None, r]] if a1 > 0 else [[r, None]], meth)
         if disc < 0:
-            if a2 > 0:
-                out.update(type="empty", intervals=[])
-            else:
-                out.update(type="whole line", intervals=[[None, None]])
-            return out
-        r1, r2 = sorted(((-a1 - math.sqrt(disc)) / (2 * a2), (-a1 + math.sqrt(disc)) / (2 * a2)))
-        if a2 > 0:
-            out.update(type="bounded", intervals=[[r1, r2]])
-        else:
-            out.update(type="union of two rays", intervals=[[None, r1], [r2, None]])
-        return out
-    # several instruments: grid inversion
-    # the limit b0 -> inf: pix' Vxx^-1 pix compared with crit
-    lim_acc = float(pix @ np.linalg.solve(Vxx, pix)) <= crit
-    half = 50.0
-    for _ in range(8):  # widen the grid until a bounded set no longer touches its edges
-        grid = center + np.linspace(-half, half, grid_points) * width
-        acc = np.array([stat(b) <= crit for b in grid])
-        if lim_acc or not (acc[0] or acc[-1]):
-            break
-        half *= 4.0
+            return finish([] if a2 > 0 else [[None, None]], meth)
+        q = -0.5 * (a1 + math.copysign(math.sqrt(disc), a1))  # the stable quadratic formula
+        r1, r2 = sorted((q / a2, a0 / q)) if q != 0 else (0.0, 0.0)
+        return finish([[r1, r2]] if a2 > 0 else [[None, r1], [r2, None]], meth)
+
+    # root-finding inversion
+    lim = float(pix @ np.linalg.solve(Vxx, pix))  # AR(b) as b -> +-inf
+    lim_acc = lim <= crit
+    tail = np.logspace(np.log10(50.0), 12.0, 400)[1:]
+    t = np.concatenate([-tail[::-1], np.linspace(-50.0, 50.0, grid_points), tail])
+    grid = center + t * width
+    f = stat(grid) - crit
+    acc = f <= 0
+
+    def f1(b):
+        return float(stat(b)) - crit
+
+    tol = dict(xtol=1e-14 * max(width, 1e-300), rtol=4 * np.finfo(float).eps, maxiter=500)
+    roots = []
+    for j in np.flatnonzero(acc[:-1] != acc[1:]):
+        roots.append(brentq(f1, grid[j], grid[j + 1], **tol))
+
+    def beyond(edge, acc_edge, direction):
+        """A root beyond the grid's edge when the limit's sign differs from the edge's."""
+        if acc_edge == lim_acc:
+            return None
+        a, step = edge, 1e12 * width
+        for _ in range(60):
+            b = a + direction * step
+            if (f1(b) <= 0) != acc_edge:
+                lo, hi = sorted((a, b))
+                return brentq(f1, lo, hi, **tol)
+            a, step = b, step * 10.0
+        return None
+
+    rlo = beyond(grid[0], bool(acc[0]), -1.0)
+    rhi = beyond(grid[-1], bool(acc[-1]), 1.0)
+    pts = ([rlo] if rlo is not None else []) + roots + ([rhi] if rhi is not None else [])
+    # accepted pieces between consecutive breakpoints (-inf, pts..., +inf)
+    edges = [None] + pts + [None]
     intervals = []
-    j = 0
-    while j < len(grid):
-        if acc[j]:
-            k = j
-            while k + 1 < len(grid) and acc[k + 1]:
-                k += 1
-            lo = None if (j == 0 and lim_acc) else float(grid[j])
-            hi = None if (k == len(grid) - 1 and lim_acc) else float(grid[k])
-            intervals.append([lo, hi])
-            j = k + 1
-        else:
-            j += 1
-    if not intervals:
-        typ = "empty"
-    elif any(iv[0] is None or iv[1] is None for iv in intervals):
-        typ = "whole line" if intervals == [[None, None]] else "unbounded"
-    else:
-        typ = "bounded"
-    out.update(type=typ, intervals=intervals, method=f"grid inversion ({grid_points} points)",
-               grid=[float(grid[0]), float(grid[-1])])
-    return out
+    # the left tail has the limit's sign (or the edge's if no root was found beyond it)
+    state = lim_acc if rlo is not None else bool(acc[0])
+    for k in range(len(edges) - 1):
+        if state:
+            intervals.append([edges[k] if k > 0 else None, edges[k + 1]])
+        state = not state
+    return finish(intervals, f"root-finding (brentq) on a {len(grid)}-point grid",
+                  grid=[float(grid[0]), float(grid[-1])])

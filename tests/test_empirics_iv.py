@@ -246,3 +246,94 @@ def test_iv_instrument_constant_within_entity_is_named():
     df["zc"] = df["id"] * 3.0 + 1e6
     with pytest.raises(InputError, match="instrument.*'zc'.*no variation left"):
         fit("y ~ w | id + t | x ~ zc", df, cluster="id")
+
+
+# ----------------------------------------------------------------------------- AR set, exact
+def _ar_by_ols(df, b0, controls, instruments, endog, yname, **kw):
+    """The AR statistic at b0 computed independently: the Wald test of the instrument
+    coefficients in the OLS of y - b0*x on the instruments and controls, with the project's own
+    OLS covariance (same vcov), rescaled from the OLS small-sample factor to the IV model's."""
+    d = df.copy()
+    d["_ytil"] = d[yname] - b0 * d[endog]
+    r = fit(f"_ytil ~ {controls} + {' + '.join(instruments)}", d, **kw)
+    idx = [r.terms.index(z) for z in instruments]
+    g = np.asarray(r.params)[idx]
+    V = np.asarray(r.cov)[np.ix_(idx, idx)]
+    return float(g @ np.linalg.solve(V, g)), r.diagnostics["small_sample"]["scale"]
+
+
+@pytest.mark.parametrize("instruments", [("IV",), ("IV", "IVsq")])
+@pytest.mark.parametrize("vcov", ["cluster", "hc1", "unadjusted"])
+def test_adh_anderson_rubin_set_is_the_exact_inversion_of_the_wald_test(adh, instruments, vcov):
+    from scipy import optimize
+
+    d = adh.copy()
+    d["IVsq"] = d["IV"] ** 2
+    kw = dict(vcov=vcov, cluster="statefip" if vcov == "cluster" else None, weights="weights")
+    res = fit(f"d_sh_empl_mfg ~ {CONTROLS} | shock ~ {' + '.join(instruments)}", d, **kw)
+    ar = res.diagnostics["anderson_rubin"]
+    scale_iv = res.diagnostics["small_sample"]["scale"]
+    assert ar["small_sample"]["scale"] == scale_iv
+    if vcov == "cluster":
+        assert ar["small_sample"]["g_adjust"] == "min" and "G" in ar["small_sample"]["factor"]
+
+    def exact(b0):
+        s, scale_ols = _ar_by_ols(d, b0, CONTROLS, instruments, "shock", "d_sh_empl_mfg", **kw)
+        return s * scale_ols / scale_iv - ar["critical_value"]
+
+    if ar["type"] == "empty":  # iid, two instruments: the over-identification is rejected
+        assert vcov == "unadjusted" and len(instruments) == 2
+        bgrid = res.coefficients["shock"] + np.linspace(-1, 1, 21)
+        assert min(exact(b0) for b0 in bgrid) > 0
+        return
+    assert ar["type"] == "bounded"
+    lo, hi = ar["intervals"][0]
+    for e in (lo, hi):
+        # the statistic equals the critical value at each endpoint
+        assert abs(exact(e)) < 1e-8 * ar["critical_value"]
+        # and the exact root, found independently, is the endpoint
+        root = optimize.brentq(exact, e - 0.01, e + 0.01, xtol=1e-13)
+        assert abs(root - e) < 1e-6
+    b = res.coefficients["shock"]
+    assert exact(b) < 0 and exact(lo - 0.05) > 0 and exact(hi + 0.05) > 0
+
+
+def test_adh_anderson_rubin_cluster_includes_the_g_factor(adh):
+    # the CR1 set is wider than the one without G/(G-1): same scale, g_adjust none
+    kw = dict(vcov="cluster", cluster="statefip", weights="weights")
+    res = fit(f"d_sh_empl_mfg ~ {CONTROLS} | shock ~ IV", adh, **kw)
+    ar = res.diagnostics["anderson_rubin"]
+    assert ar["small_sample"]["convention"] == "ssc=fixest"
+    lo, hi = ar["intervals"][0]
+    # values measured on this data (old code without G/(G-1): [-0.859699, -0.430985])
+    np.testing.assert_allclose([lo, hi], [-0.8634470666502, -0.4295144686530], rtol=1e-8)
+
+
+def test_anderson_rubin_root_finding_equals_analytic_and_unions_of_rays():
+    from robocarbon.empirics.linalg import demean
+
+    df = _iv_panel(7, N=60)
+    codes = [pd.factorize(df["id"])[0], pd.factorize(df["t"])[0]]
+    M, _ = demean(df[["y", "x", "z1", "w"]].to_numpy(), codes)
+    part = M[:, :3] - M[:, [3]] @ np.linalg.lstsq(M[:, [3]], M[:, :3], rcond=None)[0]
+    y, x, Z = part[:, 0], part[:, 1], part[:, [2]]
+    for gadj in ("none", "min", "each"):
+        kw = dict(vcov="cluster", clusters=[codes[0]], scale=1.02, g_adjust=gadj, df_resid=59,
+                  center=1.0, width=0.02)
+        exact = weakiv.anderson_rubin_set(y, x, Z, **kw)
+        roots = weakiv.anderson_rubin_set(y, x, Z, method="grid", **kw)
+        assert exact["type"] == roots["type"] == "bounded"
+        np.testing.assert_allclose(roots["intervals"][0], exact["intervals"][0], rtol=1e-10)
+    # a weak instrument: union of two rays, by both methods
+    rng = np.random.default_rng(3)
+    zj = rng.normal(size=(len(y), 1))
+    xw = 0.12 * zj[:, 0] + rng.normal(size=len(y))
+    yw = 0.5 * xw + rng.normal(size=len(y))
+    kw = dict(vcov="hc1", scale=1.0, df_resid=len(y) - 2, center=0.5, width=1.0)
+    a = weakiv.anderson_rubin_set(yw, xw, zj, **kw)
+    g = weakiv.anderson_rubin_set(yw, xw, zj, method="grid", **kw)
+    assert a["type"] == g["type"]
+    if a["type"] == "union of two rays":
+        np.testing.assert_allclose([a["intervals"][0][1], a["intervals"][1][0]],
+                                   [g["intervals"][0][1], g["intervals"][1][0]], rtol=1e-9)
+        assert "inf" in a["set"]
