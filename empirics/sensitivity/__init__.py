@@ -9,7 +9,11 @@
   of parallel trends (:func:`honest_did`: relative magnitudes and smoothness, C-LF / ARP / FLCI
   intervals, breakdown values; :func:`event_coefficients` reads any event-study Result);
 - :mod:`.pretrends`: Roth (2022) power of the pre-trend test against linear violations and the
-  bias conditional on passing it (:func:`pretrend_power`).
+  bias conditional on passing it (:func:`pretrend_power`);
+- :mod:`.wild`: restricted wild cluster bootstrap p-values and test-inversion intervals
+  (:func:`wild_cluster_bootstrap`);
+- :mod:`.randomization`: randomization inference over the assignment of treatment or of
+  adoption timing across units (:func:`randomization_inference`).
 
 Each estimator returns the project's one :class:`~robocarbon.empirics.result.Result` and fits
 every regression through :func:`robocarbon.empirics.fe.fit`.
@@ -35,6 +39,8 @@ from .ovb import (
     robustness_value,
 )
 from .pretrends import pretrend_power
+from .randomization import randomization_inference
+from .wild import bootstrap_weights, wild_cluster_bootstrap
 
 __all__ = [
     "cinelli_hazlett", "oster", "conley_uci", "conley_ltz",
@@ -42,4 +48,5 @@ __all__ = [
     "benchmark_bounds", "bias", "adjusted_estimate", "adjusted_se", "adjusted_t",
     "oster_delta", "oster_beta",
     "honest_did", "intervals_table", "event_coefficients", "pretrend_power",
+    "wild_cluster_bootstrap", "bootstrap_weights", "randomization_inference",
 ]
