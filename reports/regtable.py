@@ -21,17 +21,22 @@ def _stars(p: float) -> str:
 
 
 def _num(v, digits: int) -> str:
+    """One number, by the one table formatter (significant digits, never a nonzero as zero)."""
+    from robocarbon.reports.tables import fmt
+
     if v is None:
         return ""
     try:
         v = float(v)
     except (TypeError, ValueError):
         return str(v)
-    if not math.isfinite(v):
-        return ""
-    if v != 0 and (abs(v) < 10 ** (-digits) or abs(v) >= 1e6):
-        return f"{v:.{digits}e}"
-    return f"{v:.{digits}f}"
+    return fmt(v, digits)
+
+
+def _pair(est, se, digits: int) -> tuple[str, str]:
+    from robocarbon.reports.tables import fmt_pair
+
+    return fmt_pair(float(est), float(se), digits)
 
 
 def table_rows(results: Sequence[Result], digits: int = 3) -> tuple[list[str], list[list[str]]]:
@@ -48,8 +53,9 @@ def table_rows(results: Sequence[Result], digits: int = 3) -> tuple[list[str], l
         for r in results:
             if t in r.terms:
                 i = r.terms.index(t)
-                est.append(_num(r.params[i], digits) + _stars(float(r.pvalues.iloc[i])))
-                se.append("(" + _num(r.std_errors.iloc[i], digits) + ")")
+                e_txt, se_txt = _pair(r.params[i], r.std_errors.iloc[i], digits)
+                est.append(e_txt + _stars(float(r.pvalues.iloc[i])))
+                se.append("(" + se_txt + ")")
             else:
                 est.append("")
                 se.append("")

@@ -145,8 +145,9 @@ class Context:
 
 
 def num(x: Any, digits: int = 3) -> str:
-    """A computed number for prose (fixed decimals; float noise around zero prints as 0)."""
-    return T.fmt(x, digits, sci=False)
+    """A computed number for prose, by the tables' formatter: at least ``digits`` decimals and
+    three significant digits, so a nonzero number never prints as zero."""
+    return T.fmt(x, digits)
 
 
 def pval(p: float) -> str:

@@ -93,11 +93,12 @@ def test_regression_table_cells_come_from_tidy():
                              rows_extra={"Controls": [False, True]})
     tidy = r1.tidy().set_index("term")
     cell = tab.display.iloc[0, 1]
-    assert cell.startswith(f"{tidy.loc['x0', 'estimate']:.3f}")
-    assert cell.endswith(T.stars(tidy.loc["x0", "p_value"]))
-    assert tab.display.iloc[1, 1] == f"({tidy.loc['x0', 'std_error']:.3f})"
-    assert tab.display.iloc[0, 2] == f"{0.02:.3f}"  # p ~ 0.69: no stars
-    assert tab.display.iloc[1, 2] == "(0.050)"
+    est_txt, se_txt = T.fmt_pair(tidy.loc["x0", "estimate"], tidy.loc["x0", "std_error"])
+    assert (est_txt, se_txt) == ("-0.01300", "0.00400")  # same decimals, 3 significant digits each
+    assert cell == est_txt + T.stars(tidy.loc["x0", "p_value"])
+    assert tab.display.iloc[1, 1] == f"({se_txt})"
+    assert tab.display.iloc[0, 2] == "0.0200"  # p ~ 0.69: no stars; 3 significant digits
+    assert tab.display.iloc[1, 2] == "(0.0500)"
     assert list(tab.display.iloc[-2, 1:]) == ["100", "80"]
     assert "R² (with fixed effects)" in tab.display.iloc[-1, 0]
     # CSV keeps full precision of the computed values
