@@ -6,10 +6,16 @@ robocarbon diagnose --design paper --sims 2000 --seed 1 --jobs 2 --out build/mc 
 robocarbon diagnose --design paper --grid kappa=0,0.05,0.1,0.2 --estimators twfe,iv --sims 500 \
     --seed 7 --out build/power
 robocarbon diagnose --design paper --sims 5000 --seed 1 --scheduler tcp://10.0.0.5:8786 --out mc
+
+Exit status: 0; 2 on bad input (``error: ...``, nothing written) or when a requested estimator
+failed in every replication (its outputs are still written and show the failures; partial
+failures are a warning with counts).
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -38,6 +44,44 @@ JSON_KEYS = (
 )
 
 
+#: no input files (a ``--design MODULE:ATTR`` file is declared as an input in :func:`run`)
+INPUTS = ()
+
+
+def planned_outputs(args):
+    """The folder (added to: a checkpoint is resumed) and the JSON file of this run."""
+    from .cli import Outputs
+
+    plan = Outputs()
+    plan.folder(args.out, replace=False)
+    plan.file(args.json)
+    return plan
+
+
+def count(minimum: int, *, what: str = "a whole number"):
+    """An argparse type: a whole number >= ``minimum``; ``1e6`` and ``1_000_000`` are read as
+    1000000 (sizes are checked against the machine by the engine before any work)."""
+
+    def parse(text: str) -> int:
+        t = text.strip().replace("_", "")
+        try:
+            value = int(t)
+        except ValueError:
+            try:
+                f = float(t)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+            if not math.isfinite(f) or not f.is_integer():
+                raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+            value = int(f)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--design", default="paper",
                         help="registered design (default: paper), or MODULE:ATTR naming a design "
@@ -49,17 +93,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--estimators", default=None,
                         help="comma-separated strategies: twfe, iv, did, threshold "
                              "(default: the design's own, else twfe)")
-    parser.add_argument("--sims", type=int, default=500, help="replications per cell (500)")
+    parser.add_argument("--sims", type=count(1), default=500,
+                        help="replications per cell (500; 1e4 is read as 10000); refused before "
+                             "any work when the results would not fit in memory")
     parser.add_argument("--seed", type=int, default=0, help="root seed (0)")
     ex = parser.add_mutually_exclusive_group()
-    ex.add_argument("--jobs", type=int, default=1, help="local worker processes (1; 0 = all)")
+    ex.add_argument("--jobs", type=count(0), default=1,
+                    help="local worker processes (1; 0 = one per core; at most 4 x cores)")
     ex.add_argument("--scheduler", default=None, metavar="ADDR",
                     help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="checkpoint/output folder (rerunning resumes)")
+                        help="checkpoint/output folder (rerunning resumes); must be new, empty "
+                             "or made by robocarbon")
     parser.add_argument("--json", default=None, metavar="PATH", help="diagnosands as JSON rows")
     parser.add_argument("--alpha", type=float, default=0.05, help="test level for power (0.05)")
-    parser.add_argument("--chunk-size", type=int, default=None, help="replications per task")
+    parser.add_argument("--chunk-size", type=count(1), default=None,
+                        help="replications per task (>= 1)")
+    parser.add_argument("--force", action="store_true",
+                        help="if --out holds a checkpoint written by another robocarbon version, "
+                             "other code or another configuration, discard it (only files "
+                             "robocarbon wrote) and start fresh instead of refusing; also write "
+                             "into an --out folder robocarbon did not create (its other files "
+                             "are left alone)")
     parser.add_argument("--common-random-numbers", action="store_true",
                         help="give every grid cell the same replication streams")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -178,7 +233,8 @@ def _print_table(diag, grid_cols) -> None:
 def run(args) -> int:
     from robocarbon.simulate import diagnosands as dg
     from robocarbon.simulate import estimators as est_mod
-    from robocarbon.simulate.engine import diagnose
+    from robocarbon.empirics import outputs
+    from robocarbon.simulate.engine import diagnose, failure_summary
 
     if args.list_estimators:
         for name, desc in est_mod.list_estimators().items():
@@ -195,6 +251,10 @@ def run(args) -> int:
     if clash:
         raise InputError(f"parameter(s) {clash} given both in --set and --grid", column="--grid")
     design = load_design(args.design, params)
+    if ":" in args.design:  # the file defining the design is an input: never written over
+        mod = sys.modules.get(args.design.split(":", 1)[0])
+        if getattr(mod, "__file__", None):
+            outputs.add_inputs(mod.__file__)
     if grid:  # validate every grid value before any work (bad values raise InputError)
         for k, vals in grid.items():
             for v in vals:
@@ -208,12 +268,21 @@ def run(args) -> int:
         own = [n for n in getattr(design, "answer_strategies", ()) if n in est_mod.list_estimators()]
         names = own or ["twfe"]
     ests = est_mod.resolve_estimators(names)
+    if args.json:
+        outputs.check_file(args.json)
+    force = bool(getattr(args, "force", False))
     sims, diag = diagnose(
         design, ests, args.sims, args.seed, jobs=args.jobs, scheduler=args.scheduler,
         out=args.out, grid=grid or None, progress=not args.no_progress,
         chunk_size=args.chunk_size, alpha=args.alpha,
-        common_random_numbers=args.common_random_numbers,
+        common_random_numbers=args.common_random_numbers, force=force,
     )
+    failures = failure_summary(sims, ests)
+    for f in failures:
+        if f["failed"] and not f["all_failed"]:
+            print(f"warning: estimator {f['estimator']} failed in {f['failed']} of "
+                  f"{f['replications']} replications (first error: {f['first_error']}); the "
+                  "diagnosands use the others (column failures)", file=sys.stderr)
     grid_cols = list(grid)
     _print_table(diag, grid_cols)
     mde = None
@@ -241,12 +310,12 @@ def run(args) -> int:
 
         engine_manifest = json.loads((out / "manifest.json").read_text())
         carried = {k: engine_manifest.get(k) for k in
-                   ("config_hash", "replications_run", "replications_resumed")}
+                   ("config_hash", "code_key", "replications_run", "replications_resumed")}
         write_manifest(
             out, seed=args.seed, **carried,
             config={"design": args.design, "params": dict(design.params), "grid": grid,
                     "estimators": names, "sims": args.sims, "alpha": args.alpha,
-                    "jobs": args.jobs, "scheduler": args.scheduler},
+                    "jobs": args.jobs, "scheduler": args.scheduler, "force": force},
             wall_time=time.perf_counter() - t0,
             outputs=["config.json", "parts/", "simulations.parquet", "diagnosands.parquet",
                      "diagnosands.csv"] + [Path(p).name for p in outputs],
@@ -255,4 +324,11 @@ def run(args) -> int:
         write_json_atomic(args.json, json_rows(diag, grid_cols))
     print(f"\n{args.sims} replications x {len(diag)} diagnosand rows in "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    dead = [f for f in failures if f["all_failed"]]
+    if dead:
+        listing = "; ".join(f"{f['estimator']} ({f['replications']} of {f['replications']}; "
+                            f"first error: {f['first_error']})" for f in dead)
+        print(f"error: estimator(s) failed in every replication: {listing}. The outputs were "
+              "written and show the failures", file=sys.stderr)
+        return 2
     return 0

@@ -25,22 +25,40 @@ chunk (replications are small problems; threaded BLAS on a busy machine slowed t
 Checkpoints. With ``out=DIR`` every finished chunk is written atomically to
 ``DIR/parts/*.parquet`` the moment it arrives, next to ``DIR/config.json`` holding a hash of
 everything that determines the results (design and parameters, grid, estimators, seed, interval
-level, stream layout; not ``sims``, ``jobs`` or the chunking). Rerunning the same call resumes:
-finished replications are read back, only the missing ones run, and duplicates (from overlapping
-chunks) are dropped by (cell, replication, estimator, term). A different configuration refuses
-to run in the same folder. At the end ``simulations.parquet``, ``diagnosands.csv``,
-``diagnosands.parquet`` and ``manifest.json`` are written (atomically).
+level, stream layout; not ``sims``, ``jobs`` or the chunking) and the *code key*
+(:func:`code_key`: the robocarbon version, the numpy/scipy/numba versions, the Python version
+and a hash of the source of every module that produces a replication). Rerunning the same call
+resumes: finished replications are read back, only the missing ones run, and duplicates (from
+overlapping chunks) are dropped by (cell, replication, estimator, term). A different
+configuration or code key refuses to run in the same folder (``force=True`` discards the old
+run's files, only those robocarbon wrote, and starts fresh). At the end ``simulations.parquet``,
+``diagnosands.csv``, ``diagnosands.parquet`` and ``manifest.json`` are written (atomically).
+
+Safety. ``DIR`` follows the output policy of :mod:`robocarbon.empirics.outputs`: it must be
+absent, empty or made by robocarbon (else ``force``), and is checked before any work; sizes
+(``sims`` x cells x estimators against the available memory, ``jobs``, ``chunk_size``) are
+checked before anything is allocated or written. While a run works, ``DIR`` is locked
+(``flock`` on the folder) against a second run of it, and at its start the temporary files an
+interrupted run left (``parts/.part-*.parquet.*.tmp``, ``.simulations.parquet.*.tmp``, ...) are
+removed. Pool workers exit when the parent dies, even by ``kill -9`` (``PR_SET_PDEATHSIG`` on
+Linux, a thread polling ``os.getppid()`` elsewhere).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 import itertools
 import json
 import math
 import os
+import re
+import signal
+import stat
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +69,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from robocarbon.empirics import outputs as _outputs
+from robocarbon.empirics.core.threads import single_threaded_blas
 from robocarbon.empirics.errors import InputError
 from robocarbon.empirics.provenance import atomic_path, write_json_atomic, write_manifest
 
@@ -63,6 +83,10 @@ __all__ = [
     "replication_rng",
     "expand_grid",
     "config_hash",
+    "code_key",
+    "failure_summary",
+    "available_memory",
+    "table_bytes",
     "load_checkpoint",
     "SIMULATION_COLUMNS",
     "ChunkTask",
@@ -140,6 +164,238 @@ def config_hash(config: Mapping[str, Any]) -> str:
     """SHA-256 (first 16 hex digits) of the canonical JSON of ``config``."""
     text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- code key
+#: the numerical libraries whose versions can change a replication's numbers
+_KEY_LIBRARIES = ("numpy", "scipy", "numba")
+#: path -> (mtime_ns, size, sha256, robocarbon modules it imports), re-read when the file changes
+_SOURCE_CACHE: dict[str, tuple[int, int, str, frozenset[tuple[str, ...]]]] = {}
+
+
+def _locate_module(name: str, memo: dict) -> tuple[str, list[str] | None] | None:
+    """(file, package search path) of module ``name`` without importing it (only its already
+    imported parents are used); None when it is not a Python source file we can find."""
+    import importlib.machinery
+    import importlib.util
+
+    if name in memo:
+        return memo[name]
+    res = None
+    mod = sys.modules.get(name)
+    if mod is not None and getattr(mod, "__file__", None):
+        res = (mod.__file__, list(getattr(mod, "__path__", None) or []) or None)
+    else:
+        parent = name.rpartition(".")[0]
+        spec = None
+        try:
+            if not parent or parent in sys.modules:
+                spec = importlib.util.find_spec(name)
+            else:
+                ploc = _locate_module(parent, memo)
+                if ploc is not None and ploc[1]:
+                    spec = importlib.machinery.PathFinder.find_spec(name, ploc[1])
+        except (ImportError, ValueError, AttributeError):
+            spec = None
+        if spec is not None and spec.origin and spec.has_location:
+            res = (spec.origin, list(spec.submodule_search_locations or []) or None)
+    memo[name] = res
+    return res
+
+
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w. \t,]+)", re.M)
+_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)",
+                          re.M)
+_MODULE_STRING = re.compile(rb"""["'](robocarbon(?:\.[A-Za-z_]\w*)+)["']""")
+
+
+def _imported_names(name: str, source: bytes, is_package: bool) -> frozenset[tuple[str, ...]]:
+    """Our modules that ``source`` imports anywhere (module level or inside functions,
+    absolute, relative or by a ``"robocarbon...."`` string): ``(module,)`` for a module it
+    needs, ``(package, name, ...)`` for ``from package import name, ...`` (where the names may
+    be submodules: then the package itself is not needed). A textual scan (an import statement
+    quoted in a docstring counts too, which can only add modules), 50 times faster than
+    parsing."""
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[tuple[str, ...]] = set()
+    for m in _IMPORT.finditer(source):
+        for part in m.group(1).decode("ascii", "replace").split(","):
+            mod = part.split(" as ")[0].strip()
+            if mod:
+                found.add((mod.split()[0],))
+    for m in _FROM_IMPORT.finditer(source):
+        target = m.group(1).decode("ascii", "replace")
+        level = len(target) - len(target.lstrip("."))
+        mod = target[level:]
+        if level:
+            base = package.split(".")
+            base = ".".join(base[: len(base) - level + 1])
+            mod = f"{base}.{mod}" if mod else base
+        names = []
+        for part in m.group(2).decode("ascii", "replace").strip("()").split(","):
+            word = part.split("#")[0].split(" as ")[0].strip()
+            if word and word != "*" and word.isidentifier():
+                names.append(word)
+        found.add((mod, *names))
+    for m in _MODULE_STRING.finditer(source):
+        found.add((m.group(1).decode("ascii"),))
+    return frozenset(m for m in found if m[0] == "robocarbon" or m[0].startswith("robocarbon."))
+
+
+def _source_record(path: str, name: str) -> tuple[str, frozenset[tuple[str, ...]]] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    hit = _SOURCE_CACHE.get(path)
+    if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+        return hit[2], hit[3]
+    try:
+        with open(path, "rb") as fh:
+            source = fh.read()
+    except OSError:
+        return None
+    rec = (hashlib.sha256(source).hexdigest(),
+           _imported_names(name, source, os.path.basename(path) == "__init__.py"))
+    _SOURCE_CACHE[path] = (st.st_mtime_ns, st.st_size, *rec)
+    return rec
+
+
+def _code_objects_digest(obj: Any) -> str:
+    """Fallback for code without a source file (a design typed into a session): a digest of
+    the bytecode of the object's functions (stable within one Python version)."""
+    import marshal
+
+    h = hashlib.sha256(sys.version.encode())
+    items = vars(obj).items() if isinstance(obj, type) else [("", obj)]
+    for attr, v in sorted(items, key=lambda kv: kv[0]):
+        v = getattr(v, "__func__", v)
+        code = getattr(v, "__code__", None)
+        if code is not None:
+            h.update(attr.encode())
+            with contextlib.suppress(ValueError):
+                h.update(marshal.dumps(code))
+    return h.hexdigest()
+
+
+def _fit_object(fn: Any) -> Any:
+    """The function (or class) that defines an estimator's code."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    fn = getattr(fn, "__func__", fn)  # bound methods
+    if not (inspect.isfunction(fn) or inspect.isclass(fn) or inspect.isbuiltin(fn)):
+        fn = type(fn)  # a callable object: its class
+    return fn
+
+
+def code_key(design: Any, estimators: Sequence[Estimator]) -> dict[str, Any]:
+    """What a checkpoint's replications were computed by: the robocarbon version, the versions
+    of the numerical libraries, and a hash of the source of the code that produces a
+    replication.
+
+    The modules hashed are the one defining the design's class, the ones defining its draw
+    function (a registered design's ``DesignSpec.draw_fn``), the ones defining each estimator's
+    fit function, :mod:`robocarbon.simulate.estimators` and this engine, and every robocarbon
+    module those import, directly or not (module level or inside functions; the engine's own
+    imports are not followed: they write files and summarise, they do not compute
+    replications). Code without a source file is hashed by its bytecode.
+    """
+    import robocarbon
+
+    objs: list[Any] = [type(design)]
+    try:
+        from .design import Design, _spec
+
+        if isinstance(design, Design):
+            objs.append(_spec(design.name).draw_fn)
+    except Exception:  # noqa: BLE001 - an unregistered design: its class is enough
+        pass
+    draw = getattr(type(design), "draw", None)
+    if draw is not None:
+        objs.append(draw)
+    objs += [_fit_object(e.fit) for e in estimators]
+    seeds: dict[str, Any] = {}
+    for o in objs:
+        seeds.setdefault(getattr(o, "__module__", None) or "?", o)
+    seeds.setdefault("robocarbon.simulate.estimators", Estimator)
+
+    memo: dict = {}
+    hashes: dict[str, str] = {}
+    todo = sorted(seeds)
+    follow = set(todo)
+    while todo:
+        name = todo.pop()
+        if name in hashes:
+            continue
+        loc = _locate_module(name, memo)
+        rec = _source_record(loc[0], name) if loc and str(loc[0]).endswith(".py") else None
+        if rec is None:
+            obj = seeds.get(name)
+            hashes[name] = "bytecode:" + (_code_objects_digest(obj) if obj is not None else "none")
+            continue
+        hashes[name] = rec[0]
+        needed: set[str] = set()
+        for imp in rec[1]:
+            base, names = imp[0], imp[1:]
+            subs = [f"{base}.{n}" for n in names if _locate_module(f"{base}.{n}", memo)]
+            needed.update(subs)
+            if len(subs) < len(names) or not names:  # names defined in base: base is needed
+                needed.add(base)
+        for m in sorted(needed):
+            if m not in hashes and m not in follow:
+                follow.add(m)
+                todo.append(m)
+    # the engine's own rows: its source, not followed further
+    loc = _locate_module(__name__, memo)
+    rec = _source_record(loc[0], __name__) if loc else None
+    hashes[__name__] = rec[0] if rec else _code_objects_digest(_run_chunk)
+
+    from importlib import metadata
+
+    versions = {}
+    for lib in _KEY_LIBRARIES:  # installed versions (not "whatever is imported yet")
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = "not installed"
+    text = json.dumps(sorted(hashes.items()), separators=(",", ":"))
+    return {
+        "robocarbon": robocarbon.__version__,
+        "code_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "python": "%d.%d" % sys.version_info[:2],
+        "libraries": versions,
+        "modules": {k: v[:12] for k, v in sorted(hashes.items())},
+    }
+
+
+def _key_difference(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
+    """None when a checkpoint written under key ``old`` may be resumed under ``new``; else what
+    differs, in words."""
+    if not isinstance(old, Mapping):
+        return ("was written by a robocarbon without a code key (before 0.1.0's checkpoint "
+                "keys), so which code computed it is unknown")
+    if (old.get("robocarbon"), old.get("code_hash"), old.get("python"), old.get("libraries")) == \
+            (new["robocarbon"], new["code_hash"], new["python"], new["libraries"]):
+        return None
+    changed = []
+    om = old.get("modules") if isinstance(old.get("modules"), Mapping) else {}
+    for name, h in new["modules"].items():
+        if om.get(name) != h:
+            changed.append(name)
+    changed += [n for n in om if n not in new["modules"]]
+    libs = [f"{k} {old.get('libraries', {}).get(k)} -> {v}" for k, v in new["libraries"].items()
+            if (old.get("libraries") or {}).get(k) != v]
+    if old.get("python") != new["python"]:
+        libs.append(f"python {old.get('python')} -> {new['python']}")
+    detail = []
+    if changed:
+        shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+        detail.append(f"changed code: {shown}")
+    if libs:
+        detail.append("; ".join(libs))
+    return (f"was written by robocarbon {old.get('robocarbon')} / code hash "
+            f"{old.get('code_hash')}; this is robocarbon {new['robocarbon']} / code hash "
+            f"{new['code_hash']}" + (f" ({'; '.join(detail)})" if detail else ""))
 
 
 # ---------------------------------------------------------------------------- worker
@@ -332,12 +588,27 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- checkpoints
+def _part_files(out: Path) -> list[Path]:
+    """The checkpoint parts in ``out/parts`` (files named as :func:`_part_name` names them)."""
+    folder = out / "parts"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("part-*.parquet") if _PART_NAME.match(p.name))
+
+
 def load_checkpoint(out: str | os.PathLike) -> pd.DataFrame:
     """All rows checkpointed in ``out/parts`` (duplicates dropped); empty frame when none."""
-    parts = sorted((Path(out) / "parts").glob("part-*.parquet"))
+    parts = _part_files(Path(out))
     if not parts:
         return pd.DataFrame(columns=list(_PART_COLUMNS))
-    frames = [pd.read_parquet(p) for p in parts]
+    frames = []
+    for p in parts:
+        try:
+            frames.append(pd.read_parquet(p))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises its own error types
+            raise InputError(f"checkpoint part {p.name} is unreadable ({type(exc).__name__}: "
+                             f"{exc}); move it away to recompute its replications",
+                             file=str(p)) from exc
     df = _normalise(pd.concat(frames, ignore_index=True))
     return df.drop_duplicates(subset=_KEY, keep="first")
 
@@ -352,121 +623,186 @@ def _write_part(out: Path, task: ChunkTask, df: pd.DataFrame) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def _prepare_out(out: Path, config: dict, chash: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+#: the files a run writes in its folder (besides ``parts/``): discarded by ``force`` when the
+#: checkpoint cannot be resumed, and swept of stale temporary copies at the start of a run
+RUN_OUTPUTS = ("config.json", "simulations.parquet", "diagnosands.parquet", "diagnosands.csv",
+               "manifest.json", "mde.csv", "bias_coverage.png", "bias_coverage.svg",
+               "power_curve.png", "power_curve.svg")
+#: a part's name (:func:`_part_name`) and the temporary copy ``atomic_path`` writes first
+_PART_NAME = re.compile(r"^part-c\d+-r\d+-\d+-[0-9a-f]{8}\.parquet$")
+_PART_TEMP = re.compile(r"^\.part-c\d+-r\d+-\d+-[0-9a-f]{8}\.parquet\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _lock_folder(out: Path) -> int | None:
+    """Lock ``out`` (``flock`` on the folder itself: no lock file to leave behind) against a
+    concurrent run in the same folder; the lock goes with the process. Returns the descriptor
+    (None where ``fcntl`` does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        import errno
+
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise InputError(f"another Monte Carlo run is using {out} right now; wait for it "
+                             "to finish or choose another --out", file=str(out)) from None
+        return None  # a file system without locks: run unlocked
+    return fd
+
+
+def _unlock_folder(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _sweep_temporaries(out: Path, started: float) -> list[str]:
+    """Remove the temporary copies an interrupted run left (a kill inside a write leaves its
+    ``.NAME.XXXX.tmp``): only names of the form ``atomic_path`` gives our own outputs, only
+    files older than this run, and only while the folder is locked (no other run of it is
+    writing). Returns the names removed."""
+    removed = []
+    names = tuple(f".{n}." for n in RUN_OUTPUTS)
+    candidates = [(p, _PART_TEMP.match(p.name) is not None)
+                  for p in (out / "parts").glob(".part-*.tmp")]
+    candidates += [(p, p.name.startswith(names)) for p in out.glob(".*.tmp")]
+    for p, ours in candidates:
+        if not ours or not p.name.endswith(".tmp"):
+            continue
+        try:
+            st = p.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_mtime >= started:
+                continue
+            p.unlink()
+            removed.append(p.relative_to(out).as_posix())
+        except OSError:
+            continue
+    return removed
+
+
+def _discard_run(out: Path) -> None:
+    """Remove a previous run's files from ``out``: only files robocarbon wrote and nobody
+    changed since (:func:`robocarbon.empirics.outputs.remove_own_file`). A part that cannot be
+    removed would be read back into the new run, so it stops the run instead."""
+    parts = out / "parts"
+    for p in _part_files(out):
+        _outputs.remove_own_file(p)
+    for name in RUN_OUTPUTS:
+        if (out / name).is_file():
+            _outputs.remove_own_file(out / name)
+    left = [p.name for p in _part_files(out)]
+    if left:
+        shown = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+        raise InputError(
+            f"cannot start afresh in {out}: parts/{shown} were not written by robocarbon (or "
+            "were changed since), so robocarbon will not delete them, and a fresh run would "
+            "read them back; move them away or choose another --out", file=str(parts))
+
+
+def _prepare_out(out: Path, config: dict, chash: str, key: Mapping[str, Any], *,
+                 force: bool) -> None:
+    """Check the checkpoint in ``out`` (the folder is already ours and locked): resume it when
+    it was written under the same configuration and code key; otherwise refuse, or with
+    ``force`` discard it. Then write ``config.json`` (if new) and make ``parts/``."""
     cfg_path = out / "config.json"
+    problem = None
     if cfg_path.exists():
         try:
-            old = json.loads(cfg_path.read_text())
+            old = json.loads(cfg_path.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable checkpoint config {cfg_path}: {exc}",
-                             file=str(cfg_path)) from exc
-        if old.get("hash") != chash:
-            raise InputError(
-                f"{out} holds a Monte Carlo run with a different configuration (hash "
-                f"{old.get('hash')} != {chash}); choose another --out folder or delete it",
-                file=str(cfg_path),
-            )
-    else:
-        write_json_atomic(cfg_path, {"hash": chash, "config": _jsonable(config)})
+            old = None
+            problem = (f"{out} holds an unreadable checkpoint config {cfg_path.name} ({exc})")
+        if old is not None:
+            diff = _key_difference(old.get("key"), key)
+            if diff is not None:
+                problem = f"the checkpoint in {out} {diff}"
+                if not force:
+                    problem += ("; resuming it would mix replications computed by two versions "
+                                "of the code. Use --force (force=True) to discard it and start "
+                                "fresh, or choose another --out")
+            elif old.get("hash") != chash:
+                problem = (f"{out} holds a Monte Carlo run with a different configuration (hash "
+                           f"{old.get('hash')} != {chash})")
+                if not force:
+                    problem += ("; choose another --out folder, or use --force (force=True) to "
+                                "discard it and start fresh")
+    elif _part_files(out):
+        problem = f"{out}/parts holds checkpoint parts without a config.json (unknown origin)"
+        if not force:
+            problem += "; choose another --out, or use --force (force=True) to discard them"
+    if problem is not None:
+        if not force:
+            raise InputError(problem, file=str(cfg_path))
+        print(f"warning: {problem}; --force: discarding it and starting fresh", file=sys.stderr)
+        _discard_run(out)
+    if problem is not None or not cfg_path.exists():
+        write_json_atomic(cfg_path, {"hash": chash, "key": dict(key), "config": _jsonable(config)})
     (out / "parts").mkdir(exist_ok=True)
 
 
 # ---------------------------------------------------------------------------- executors
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Worker processes inherit one BLAS thread each (no oversubscription of the cores)."""
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ[k] = "1"
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-class _BlasThreads:
-    """Limit the OpenBLAS/MKL thread pools of this process to one thread while chunks run.
-
-    Replications are small problems; a multi-threaded BLAS on a busy machine makes them many
-    times slower (a 3,406 x 8 QR took 30 ms instead of 0.3 ms here). Works through the
-    libraries' own ``*_set_num_threads`` entry points (as threadpoolctl does); reference counted
-    and restored when the last chunk of this process finishes; a no-op where none is found.
-    """
-
-    _SET = ("openblas_set_num_threads", "openblas_set_num_threads64_",
-            "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-            "MKL_Set_Num_Threads")
-    _GET = ("openblas_get_num_threads", "openblas_get_num_threads64_",
-            "scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
-            "MKL_Get_Max_Threads")
-
-    def __init__(self) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved: list[tuple[Any, int]] = []
-        self._libs: list[tuple[Any, Any]] | None = None
-
-    def _find(self) -> list[tuple[Any, Any]]:
-        import ctypes
-
-        libs = []
-        paths = set()
-        with contextlib.suppress(OSError):
-            with open("/proc/self/maps") as fh:
-                for line in fh:
-                    part = line.split()
-                    if len(part) >= 6 and ("openblas" in part[-1].lower() or "mkl_rt" in part[-1]):
-                        paths.add(part[-1])
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            setter = next((getattr(lib, n) for n in self._SET if hasattr(lib, n)), None)
-            getter = next((getattr(lib, n) for n in self._GET if hasattr(lib, n)), None)
-            if setter is not None and getter is not None:
-                getter.restype = ctypes.c_int
-                libs.append((setter, getter))
-        return libs
-
-    def __enter__(self):
-        with self._lock:
-            if self._depth == 0:
-                if self._libs is None:
-                    self._libs = self._find()
-                self._saved = []
-                for setter, getter in self._libs:
-                    with contextlib.suppress(Exception):
-                        self._saved.append((setter, int(getter())))
-                        setter(1)
-            self._depth += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                for setter, n in self._saved:
-                    with contextlib.suppress(Exception):
-                        setter(n)
-                self._saved = []
-        return False
-
-
-_BLAS = _BlasThreads()
+#: one BLAS thread while chunks run (replications are small problems; a multi-threaded BLAS
+#: on a busy machine made them many times slower): the package's one helper, re-entrant, the
+#: previous thread counts restored when the outermost entry exits
+_BLAS = single_threaded_blas()
 
 
 def _run_serial(tasks):
     for t in tasks:
         yield t, run_chunk(t)
+
+
+#: ``prctl`` option: the signal a process gets when its parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_alive(pid: int) -> bool:
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists
+        return True
+    return True
+
+
+def _watch_parent(ppid: int, interval: float = 0.5) -> None:
+    """Exit this worker as soon as its parent is gone (it is then re-parented)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != ppid:
+            os._exit(1)
+
+
+def _worker_init(main_pid: int) -> None:
+    """Initializer of every pool worker: die with the parent. On Linux the kernel sends SIGTERM
+    when the parent dies (``prctl(PR_SET_PDEATHSIG)``; under forkserver the parent is the fork
+    server, which itself exits when the main process dies); elsewhere a daemon thread polls
+    ``os.getppid()``. A worker whose main process died before this ran exits at once."""
+    ppid = os.getppid()
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(ppid,), daemon=True,
+                         name="robocarbon-parent-watch").start()
+    if os.getppid() != ppid or not _parent_alive(main_pid):
+        os._exit(1)  # the parent died before the death signal was armed
 
 
 def _pool_context():
@@ -493,8 +829,9 @@ def _run_pool(tasks, jobs):
     import concurrent.futures as cf
 
     ctx = _pool_context()
-    with _single_threaded_blas():
-        ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    with single_threaded_blas(environ=True):  # workers inherit one BLAS thread each
+        ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                    initializer=_worker_init, initargs=(os.getpid(),))
         try:
             futs = {ex.submit(run_chunk, t): t for t in tasks}
         except BaseException:
@@ -550,6 +887,128 @@ def _chunks(reps: list[int], size: int) -> Iterator[tuple[int, ...]]:
         yield tuple(reps[i : i + size])
 
 
+# ---------------------------------------------------------------------------- sizes
+#: bytes per cell of the results table (float64 / int64 / a pointer to a shared string)
+_CELL_BYTES = 8
+#: copies of the table alive at once while it is built (chunk frames, concat, sort, output)
+_WORKING_COPIES = 4
+#: rows per replication assumed for an estimator that keeps every term (no estimands declared)
+_UNDECLARED_TERMS = 8
+
+
+def _whole(value: Any, name: str, minimum: int) -> int:
+    """``value`` as a whole number >= ``minimum`` (``1e6`` is accepted as 1000000)."""
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, int | np.integer):
+        out = int(value)
+    elif isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer():
+        out = int(value)
+    else:
+        raise InputError(f"{name} must be a whole number, got {value!r}")
+    if out < minimum:
+        raise InputError(f"{name} must be at least {minimum}, got {out}")
+    return out
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: the smaller of the memory the kernel reports as
+    available (``MemAvailable``, else the physical memory) and what the control group leaves;
+    None when unknown."""
+    found: list[int] = []
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    if not found:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            found.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        with contextlib.suppress(OSError, ValueError):
+            limit = Path(limit_file).read_text().strip()
+            if limit != "max" and int(limit) < 1 << 60:
+                used = int(Path(usage_file).read_text().strip())
+                found.append(max(0, int(limit) - used))
+                break
+    return min(found) if found else None
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EB"  # pragma: no cover
+
+
+def table_bytes(sims: int, n_cells: int, estimators: Sequence[Estimator]) -> tuple[int, int]:
+    """(rows, bytes) of the simulations table of a run, as held in memory while it is built."""
+    per_rep = sum(max(1, len(e.estimands)) if e.estimands else _UNDECLARED_TERMS
+                  for e in estimators)
+    rows = int(sims) * int(n_cells) * per_rep
+    columns = len(_PART_COLUMNS) + len(_extra_columns(estimators))
+    return rows, rows * columns * _CELL_BYTES * _WORKING_COPIES
+
+
+def _check_sizes(sims: int, n_cells: int, estimators: Sequence[Estimator]) -> None:
+    """Refuse, before anything is allocated or written, a run whose results table cannot fit in
+    memory."""
+    rows, need = table_bytes(sims, n_cells, estimators)
+    have = available_memory()
+    if have is None:
+        have = 1 << 40  # unknown: refuse only the absurd (more than a terabyte)
+    if need > have:
+        per = rows // max(1, sims * n_cells)
+        raise InputError(
+            f"sims = {sims:,} x {n_cells:,} grid cell(s) x {per} row(s) per replication = "
+            f"{rows:,} rows in the simulations table, about {_human_bytes(need)} of memory "
+            f"while it is built; this machine has {_human_bytes(have)} available. Lower --sims "
+            "or the grid, or split the study into several runs")
+
+
+def _check_workers(jobs: Any, chunk_size: Any) -> tuple[int, int | None]:
+    jobs = _whole(jobs, "jobs", 0)
+    cores = os.cpu_count() or 1
+    if jobs == 0:
+        jobs = cores
+    limit = max(8, 4 * cores)
+    if jobs > limit:
+        raise InputError(f"jobs = {jobs:,} would start that many worker processes on a machine "
+                         f"with {cores} core(s); use at most {limit} (0 = one per core)")
+    if chunk_size is not None:
+        chunk_size = _whole(chunk_size, "chunk_size", 1)
+    return jobs, chunk_size
+
+
+# ---------------------------------------------------------------------------- failures
+def failure_summary(simulations: pd.DataFrame,
+                    estimators: Sequence[Estimator | str]) -> list[dict[str, Any]]:
+    """Per requested estimator: replications run, replications with a failure (any of its
+    rows has an error), whether it failed everywhere, and the first error message.
+
+    A replication is a (cell, rep) pair; an estimator returning several results (labels
+    ``name:sub``) counts as one.
+    """
+    names = [e if isinstance(e, str) else e.name for e in estimators]
+    label = simulations["estimator"].astype(str)
+    keys = [c for c in ("cell", "rep") if c in simulations.columns]
+    out = []
+    for name in names:
+        mask = (label == name) | label.str.startswith(name + ":")
+        sub = simulations.loc[mask]
+        err = sub["error"].astype(str) != ""
+        reps = sub[keys].drop_duplicates()
+        bad = sub.loc[err, keys].drop_duplicates()
+        first = sub.loc[err, "error"].iloc[0] if err.any() else ""
+        out.append({"estimator": name, "replications": len(reps), "failed": len(bad),
+                    "all_failed": bool(len(sub)) and bool(err.all()), "first_error": first})
+    return out
+
+
 # ---------------------------------------------------------------------------- main entry
 def diagnose(
     design,
@@ -567,6 +1026,7 @@ def diagnose(
     level: float = 0.95,
     bootstrap: int = 200,
     common_random_numbers: bool = False,
+    force: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Monte Carlo diagnosis of a design under one or more answer strategies.
 
@@ -579,16 +1039,20 @@ def diagnose(
         Names of registered strategies (``"twfe,iv"`` or a list), :class:`Estimator` objects,
         callables ``Draw -> Result | list[Result]``, or a mapping name -> callable.
     sims
-        Replications (per grid cell).
+        Replications (per grid cell). Refused before anything is allocated or written when the
+        simulations table would not fit in the available memory (:func:`table_bytes`).
     seed
         Root seed; replication r of cell c uses ``SeedSequence(seed, spawn_key=(c, r))``.
     jobs
-        Local worker processes (1: in this process; 0 or negative: all cores).
+        Local worker processes (1: in this process; 0: one per core; at most
+        ``max(8, 4 x cores)``). Workers exit when this process dies, even by ``kill -9``.
     scheduler
         A Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``; overrides
         ``jobs``.
     out
         Checkpoint folder (see the module docstring); rerunning with the same ``out`` resumes.
+        It must be absent, empty or a folder robocarbon made (else ``force``); it is locked
+        against a concurrent run while this call works.
     grid
         ``{parameter: [values]}``; every combination is a cell, with its own diagnosands.
     progress
@@ -601,6 +1065,12 @@ def diagnose(
         Bootstrap resamples for the MCSE of the type-S rate and exaggeration ratio.
     common_random_numbers
         Give every grid cell the same replication streams (``spawn_key=(r,)``).
+    force
+        When ``out`` holds a checkpoint that cannot be resumed (written by another robocarbon
+        version or other code: see :func:`code_key`; or another configuration), discard its
+        files (only those robocarbon wrote and nobody changed) and start fresh, instead of
+        refusing; and write into an ``out`` folder robocarbon did not create (leaving its
+        other files alone). A resumable checkpoint is resumed either way.
 
     Returns
     -------
@@ -609,8 +1079,27 @@ def diagnose(
         term, estimate, std_error, statistic, p_value, conf_low, conf_high, df_resid, nobs,
         estimand, error``, then the estimators' ``extras`` (e.g. ``first_stage_f``).
         ``diagnosands``: see :func:`robocarbon.simulate.diagnosands.diagnose_table`.
+
+    Examples
+    --------
+    >>> from robocarbon.simulate.engine import diagnose
+    >>> sims, diag = diagnose("paper", "twfe", 4, seed=1, progress=False)  # doctest: +SKIP
     """
+    pol = _outputs.current_policy()
+    if force and not pol.force:
+        with _outputs.output_policy(force=True, inputs=pol.inputs):
+            return _diagnose(design, estimators, sims, seed, jobs, scheduler, out, grid,
+                             progress, chunk_size, alpha, level, bootstrap,
+                             common_random_numbers, True)
+    return _diagnose(design, estimators, sims, seed, jobs, scheduler, out, grid, progress,
+                     chunk_size, alpha, level, bootstrap, common_random_numbers,
+                     bool(force or pol.force))
+
+
+def _diagnose(design, estimators, sims, seed, jobs, scheduler, out, grid, progress, chunk_size,
+              alpha, level, bootstrap, common_random_numbers, force):
     t0 = time.perf_counter()
+    started = time.time()
     if isinstance(design, str):
         from .design import get_design
 
@@ -618,15 +1107,20 @@ def diagnose(
     if not hasattr(design, "draw"):
         raise InputError(f"not a design (no draw method): {design!r}")
     ests = tuple(resolve_estimators(estimators))
-    sims = int(sims)
-    if sims < 1:
-        raise InputError(f"sims must be at least 1, got {sims}")
-    seed = int(seed)
-    if seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    sims = _whole(sims, "sims", 1)
+    seed = _whole(seed, "seed", 0)
     if not 0 < level < 1 or not 0 < alpha < 1:
         raise InputError("alpha and level must lie in (0, 1)")
+    if scheduler is None:
+        workers, chunk_size = _check_workers(jobs, chunk_size)
+    else:
+        _, chunk_size = _check_workers(1, chunk_size)
+        workers = 4
+        with contextlib.suppress(Exception):
+            if not isinstance(scheduler, str):
+                workers = max(1, sum(scheduler.nthreads().values()))
     cells = expand_grid(grid)
+    _check_sizes(sims, len(cells), ests)
     grid_cols = list(cells[0]) if grid else []
     if grid:
         missing = getattr(design, "params", None)
@@ -650,24 +1144,39 @@ def diagnose(
     }
     chash = config_hash(config)
 
-    done = pd.DataFrame(columns=list(_PART_COLUMNS))
     outp = Path(out) if out is not None else None
+    lock = None
+    if outp is None:
+        return _run(design, ests, sims, seed, scheduler, workers, None, grid, grid_cols, cells,
+                    cell_designs, keyed, progress, chunk_size, alpha, level, bootstrap, config,
+                    chash, None, t0)
+    key = code_key(design, ests)
+    _outputs.check_folder(outp, replace=False)  # before any work: a refused folder costs nothing
+    _outputs.make_folder(outp)
+    lock = _lock_folder(outp)
+    try:
+        if lock is not None:
+            swept = _sweep_temporaries(outp, started)
+            if swept:
+                print(f"removed {len(swept)} temporary file(s) left by an interrupted run in "
+                      f"{outp}", file=sys.stderr)
+        _prepare_out(outp, config, chash, key, force=force)
+        return _run(design, ests, sims, seed, scheduler, workers, outp, grid, grid_cols, cells,
+                    cell_designs, keyed, progress, chunk_size, alpha, level, bootstrap, config,
+                    chash, key, t0)
+    finally:
+        _unlock_folder(lock)
+
+
+def _run(design, ests, sims, seed, scheduler, workers, outp, grid, grid_cols, cells,
+         cell_designs, keyed, progress, chunk_size, alpha, level, bootstrap, config, chash, key,
+         t0):
+    done = pd.DataFrame(columns=list(_PART_COLUMNS))
     if outp is not None:
-        _prepare_out(outp, config, chash)
         done = load_checkpoint(outp)
         done = done[done["rep"] < sims]
 
     done_keys = set(zip(done["cell"].tolist(), done["rep"].tolist()))
-    if scheduler is not None:
-        workers = 4
-        with contextlib.suppress(Exception):
-            if not isinstance(scheduler, str):
-                workers = max(1, sum(scheduler.nthreads().values()))
-    else:
-        jobs = int(jobs)
-        if jobs <= 0:
-            jobs = os.cpu_count() or 1
-        workers = jobs
     pending = [[r for r in range(sims) if (c, r) not in done_keys] for c in range(len(cells))]
     n_pending = sum(map(len, pending))
     if chunk_size is None:
@@ -732,7 +1241,8 @@ def diagnose(
             diag.to_csv(tmp, index=False)
         write_manifest(
             outp, seed=seed, config=_jsonable(config), wall_time=time.perf_counter() - t0,
-            config_hash=chash, sims=sims, jobs=None if scheduler is not None else workers,
+            config_hash=chash, code_key=key, sims=sims,
+            jobs=None if scheduler is not None else workers,
             scheduler=(scheduler if isinstance(scheduler, str) else
                        (None if scheduler is None else type(scheduler).__name__)),
             replications_run=n_pending, replications_resumed=len(done_keys),

@@ -327,3 +327,331 @@ def test_chunk_frame_has_the_table_dtypes():
     assert list(part.columns) == list(engine._PART_COLUMNS) + ["first_stage_f"]
     assert (part["error"] != "").any() and (part["error"] == "").any()
     pd.testing.assert_frame_equal(engine._normalise(part), part, check_exact=True)
+
+
+# ---------------------------------------------------------------------------- checkpoint keys
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_code_key_names_version_libraries_and_sources():
+    import robocarbon
+    from robocarbon.simulate.design import get_design
+
+    key = engine.code_key(ToyDesign(), engine.resolve_estimators({"twfe": get_estimator("twfe"),
+                                                                   "custom": toy_twfe}))
+    assert key["robocarbon"] == robocarbon.__version__
+    assert set(key["libraries"]) == {"numpy", "scipy", "numba"}
+    assert key["libraries"]["numpy"] == np.__version__
+    mods = key["modules"]
+    # the design's class, the estimators (and what they import), the engine itself
+    for name in ("test_mc_engine", "robocarbon.simulate.estimators", "robocarbon.simulate.fastpath",
+                 "robocarbon.empirics.result", "robocarbon.simulate.engine"):
+        assert name in mods, name
+    paper = engine.code_key(get_design("paper"), engine.resolve_estimators("twfe"))["modules"]
+    for name in ("robocarbon.simulate.design", "robocarbon.simulate.paper",
+                 "robocarbon.simulate.kernels", "robocarbon.theory.numeric",
+                 "robocarbon.simulate.engine"):
+        assert name in paper, name
+    # the engine's own imports (file writing, the summary) are not followed, nor is the
+    # package's __init__ of a `from . import submodule`
+    assert "robocarbon.simulate.diagnosands" not in paper and "robocarbon.simulate" not in paper
+    assert "test_mc_engine" not in paper
+    assert engine.code_key(ToyDesign(), engine.resolve_estimators("twfe")) == \
+        engine.code_key(ToyDesign().with_params(beta=0.3), engine.resolve_estimators("twfe"))
+
+
+def test_code_key_follows_the_source_of_a_users_design(tmp_path, monkeypatch):
+    src = textwrap.dedent("""
+        from test_mc_engine import ToyDesign as _Base
+
+        class UserDesign(_Base):
+            SCALE = 1.0
+    """)
+    mod = tmp_path / "user_design_mod.py"
+    mod.write_text(src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    m = importlib.import_module("user_design_mod")
+    ests = engine.resolve_estimators("twfe")
+    k1 = engine.code_key(m.UserDesign(), ests)
+    assert "user_design_mod" in k1["modules"]
+    mod.write_text(src.replace("1.0", "2.50"))  # an edit of the design's source
+    k2 = engine.code_key(m.UserDesign(), ests)
+    assert k2["code_hash"] != k1["code_hash"]
+    assert k2["modules"]["robocarbon.simulate.estimators"] == k1["modules"]["robocarbon.simulate.estimators"]
+    assert engine._key_difference(k1, k2).endswith("(changed code: user_design_mod)")
+    assert engine._key_difference(k2, k2) is None
+
+
+def test_checkpoint_of_other_code_refused_force_starts_fresh(tmp_path):
+    design = ToyDesign().with_params(cities=10, years=4)
+    out = tmp_path / "mc"
+    diagnose(design, ["twfe"], 12, seed=5, out=out, chunk_size=5, progress=False)
+    old_parts = sorted(p.name for p in (out / "parts").glob("part-*"))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["key"] == engine.code_key(design, engine.resolve_estimators("twfe"))
+    cfg["key"]["code_hash"] = "feedfacefeedface"  # as if written by other code
+    cfg["key"]["robocarbon"] = "0.0.9"
+    (out / "config.json").write_text(json.dumps(cfg))
+    before = _files(out)
+    with pytest.raises(InputError) as info:
+        diagnose(design, ["twfe"], 12, seed=5, out=out, progress=False)
+    msg = str(info.value)
+    assert "was written by robocarbon 0.0.9 / code hash feedfacefeedface; this is robocarbon" in msg
+    assert "--force" in msg and "another --out" in msg
+    assert _files(out) == before  # nothing touched
+    # an old checkpoint without any key (written before keys existed) is refused too
+    del cfg["key"]
+    (out / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="without a code key"):
+        diagnose(design, ["twfe"], 12, seed=5, out=out, progress=False)
+    # force: the old parts go, the run starts fresh and gives the numbers of a fresh run
+    got, dgot = diagnose(design, ["twfe"], 12, seed=5, out=out, chunk_size=4, progress=False,
+                         force=True)
+    fresh, dfresh = diagnose(design, ["twfe"], 12, seed=5, progress=False)
+    pd.testing.assert_frame_equal(got, fresh, check_exact=True)
+    pd.testing.assert_frame_equal(dgot, dfresh, check_exact=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replications_resumed"] == 0 and manifest["replications_run"] == 12
+    assert manifest["code_key"]["code_hash"] == cfg_key_now(design)
+    new_parts = sorted(p.name for p in (out / "parts").glob("part-*"))
+    assert len(new_parts) == 3 and not set(new_parts) & set(old_parts)
+    # and it resumes normally afterwards
+    again, _ = diagnose(design, ["twfe"], 12, seed=5, out=out, progress=False)
+    pd.testing.assert_frame_equal(again, fresh, check_exact=True)
+    assert json.loads((out / "manifest.json").read_text())["replications_run"] == 0
+
+
+def cfg_key_now(design):
+    return engine.code_key(design, engine.resolve_estimators("twfe"))["code_hash"]
+
+
+def test_force_never_deletes_a_part_robocarbon_did_not_write(tmp_path):
+    design = ToyDesign().with_params(cities=10, years=4)
+    out = tmp_path / "mc"
+    diagnose(design, ["twfe"], 6, seed=5, out=out, chunk_size=3, progress=False)
+    part = sorted((out / "parts").glob("part-*.parquet"))[0]
+    part.write_bytes(part.read_bytes() + b"\0")  # changed since robocarbon wrote it
+    with pytest.raises(InputError, match="different configuration"):
+        diagnose(design, ["twfe"], 6, seed=6, out=out, progress=False)
+    with pytest.raises(InputError, match="will not delete them") as info:
+        diagnose(design, ["twfe"], 6, seed=6, out=out, progress=False, force=True)
+    assert part.name in str(info.value)
+    assert part.exists() and part.read_bytes().endswith(b"\0")
+
+
+def test_out_into_a_users_folder_is_refused_and_untouched(tmp_path):
+    user = tmp_path / "work"
+    user.mkdir()
+    (user / "thesis.tex").write_text("my thesis")
+    (user / "parts").mkdir()
+    (user / "parts" / "notes.txt").write_text("mine")
+    before = _files(user)
+    with pytest.raises(InputError, match="not created by robocarbon"):
+        diagnose(ToyDesign(), ["twfe"], 2, seed=1, out=user, progress=False)
+    assert _files(user) == before and sorted(p.name for p in user.iterdir()) == ["parts", "thesis.tex"]
+    # an empty folder is fine: it becomes robocarbon's
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    diagnose(ToyDesign().with_params(cities=8, years=3), ["twfe"], 2, seed=1, out=empty,
+             progress=False)
+    from robocarbon.empirics import outputs
+
+    assert outputs.folder_state(empty) == "ours"
+
+
+def test_kill_inside_a_part_write_leaves_a_temp_the_next_run_sweeps(tmp_path):
+    """A SIGKILL while a part is being written leaves atomic_path's 0-byte temporary file; the
+    next run of the folder removes it (and only such files) and completes the study."""
+    out = tmp_path / "mc"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(HERE)!r})
+        import pandas as pd
+        from test_mc_engine import ToyDesign
+        from robocarbon.simulate.engine import diagnose
+        real = pd.DataFrame.to_parquet
+        calls = []
+        def hang_on_third(self, path, *a, **k):
+            calls.append(path)
+            if len(calls) == 3:
+                time.sleep(120)  # killed here, inside the write of the third part
+            return real(self, path, *a, **k)
+        pd.DataFrame.to_parquet = hang_on_third
+        diagnose(ToyDesign().with_params(cities=8, years=3), ["twfe"], 20, seed=2,
+                 out={str(out)!r}, chunk_size=4, progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 60
+        temps: list[Path] = []
+        while time.time() < deadline and proc.poll() is None:
+            temps = list((out / "parts").glob(".part-*.tmp")) if (out / "parts").is_dir() else []
+            if temps and len(list((out / "parts").glob("part-*.parquet"))) == 2:
+                break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert len(temps) == 1 and temps[0].stat().st_size == 0
+    user_file = out / "parts" / ".part-notes.tmp"  # not a name atomic_path gives a part
+    user_file.write_text("keep")
+    past = time.time() - 5
+    for p in (temps[0], user_file):
+        os.utime(p, (past, past))
+    design = ToyDesign().with_params(cities=8, years=3)
+    got, _ = diagnose(design, ["twfe"], 20, seed=2, out=out, progress=False)
+    assert not temps[0].exists()
+    assert user_file.read_text() == "keep"
+    assert json.loads((out / "manifest.json").read_text())["replications_resumed"] == 8
+    fresh, _ = diagnose(design, ["twfe"], 20, seed=2, progress=False)
+    pd.testing.assert_frame_equal(got, fresh, check_exact=True)
+
+
+def test_a_second_run_of_the_same_folder_is_refused_while_one_works(tmp_path):
+    out = tmp_path / "mc"
+    design = ToyDesign().with_params(cities=8, years=3)
+    diagnose(design, ["twfe"], 2, seed=1, out=out, progress=False)
+    fd = engine._lock_folder(out)  # as a running diagnose holds it
+    assert fd is not None
+    temp = out / "parts" / ".part-c00000-r00000000-00000001-0123abcd.parquet.x1y2z3.tmp"
+    temp.write_bytes(b"")  # possibly being written by the running process: must stay
+    try:
+        with pytest.raises(InputError, match="another Monte Carlo run is using"):
+            diagnose(design, ["twfe"], 4, seed=1, out=out, progress=False)
+        assert temp.exists()
+    finally:
+        engine._unlock_folder(fd)
+    os.utime(temp, (time.time() - 5, time.time() - 5))
+    diagnose(design, ["twfe"], 4, seed=1, out=out, progress=False)
+    assert not temp.exists()
+
+
+def test_sizes_are_checked_before_anything_is_written(tmp_path, monkeypatch):
+    out = tmp_path / "mc"
+    with pytest.raises(InputError, match="memory"):
+        diagnose(ToyDesign(), ["twfe"], 10**12, seed=1, out=out, progress=False)
+    assert not out.exists()
+    rows, need = engine.table_bytes(1000, 3, engine.resolve_estimators(["twfe", "threshold"]))
+    assert rows == 1000 * 3 * 3 and need == rows * (len(engine._PART_COLUMNS) + 1) * 8 * 4
+    monkeypatch.setattr(engine, "available_memory", lambda: need - 1)
+    with pytest.raises(InputError, match=r"9,000 rows .* available"):
+        diagnose(ToyDesign(), ["twfe", "threshold"], 1000, seed=1, out=out,
+                 grid={"beta": [0, 1, 2]}, progress=False)
+    assert not out.exists()
+    for kw, msg in [({"jobs": -1}, "jobs must be at least 0"), ({"jobs": 10**6}, "worker processes"),
+                    ({"chunk_size": 0}, "chunk_size must be at least 1"),
+                    ({"chunk_size": 2.5}, "whole number")]:
+        with pytest.raises(InputError, match=msg):
+            diagnose(ToyDesign(), ["twfe"], 2, seed=1, out=out, progress=False, **kw)
+        assert not out.exists()
+    with pytest.raises(InputError, match="whole number"):
+        diagnose(ToyDesign(), ["twfe"], 2.5, seed=1, progress=False)
+    assert engine.available_memory() is None or engine.available_memory() > 0
+
+
+# ---------------------------------------------------------------------------- worker lifetime
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) from /proc."""
+    table = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(d)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(pid: int) -> list[int]:
+    table = _proc_table()
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, (pp, _) in table.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def _living(pids) -> list[int]:
+    table = _proc_table()
+    return [p for p in pids if p in table and table[p][1] not in ("Z", "X")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
+def test_pool_workers_exit_when_the_parent_is_killed(tmp_path):
+    out = tmp_path / "mc"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robocarbon", "diagnose", "--design", "test_mc_engine:ToyDesign",
+         "--set", "cities=10", "--set", "years=4", "--set", "sleep=0.05", "--estimators", "twfe",
+         "--sims", "400", "--jobs", "2", "--chunk-size", "2", "--out", str(out), "--no-progress"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            workers = _living(_descendants(proc.pid))
+            parts = list((out / "parts").glob("part-*.parquet")) if (out / "parts").is_dir() else []
+            if len(workers) >= 2 and len(parts) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None and len(workers) >= 2, "the pool must be running"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 5
+        while _living(workers) and time.time() < deadline:
+            time.sleep(0.05)
+        survivors = _living(workers)
+    finally:
+        for p in _living(workers):
+            os.kill(p, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert survivors == [], f"workers {survivors} outlived their killed parent"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses fork")
+def test_watchdog_fallback_exits_when_the_parent_dies(tmp_path):
+    """Where prctl is missing, a thread polling os.getppid() ends the worker."""
+    script = textwrap.dedent("""
+        import os, sys, threading, time
+        from robocarbon.simulate.engine import _watch_parent
+        pid = os.fork()
+        if pid == 0:
+            threading.Thread(target=_watch_parent, args=(os.getppid(), 0.05), daemon=True).start()
+            time.sleep(60)
+            os._exit(0)
+        print(pid, flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    child = int(proc.stdout.readline())
+    try:
+        time.sleep(0.3)
+        assert os.path.exists(f"/proc/{child}") or sys.platform != "linux"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            if sys.platform.startswith("linux") and not _living([child]):
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the watchdog did not end the orphaned worker")
+    finally:
+        proc.stdout.close()
